@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies point one way: spillway -> sinks -> SpillwayCore; only SpillwaySystem touches libc/CSpillway.
+let package = Package(
+    name: "spillway",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "spillway", targets: ["spillway"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+    ],
+    targets: [
+        .target(name: "CSpillway", linkerSettings: [.linkedLibrary("seccomp")]),
+        .target(name: "SpillwaySystem", dependencies: ["CSpillway", "SpillwayCore"]),
+        .target(name: "SpillwayCore", dependencies: [.product(name: "DequeModule", package: "swift-collections")]),
+        .target(name: "SpillwayConfiguration"),
+        .target(
+            name: "SpillwayForward",
+            dependencies: [
+                "SpillwayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                "CSpillwayZlib",
+            ]
+        ),
+        .systemLibrary(name: "CSpillwayZlib", path: "Sources/CSpillwayZlib"),
+        .target(name: "SpillwayTestKit", dependencies: ["SpillwayCore"]),
+        .executableTarget(
+            name: "spillway",
+            dependencies: ["SpillwaySystem", "SpillwayCore", "SpillwayConfiguration", "SpillwayForward"]
+        ),
+        .testTarget(name: "SpillwaySystemTests", dependencies: ["SpillwaySystem"]),
+        .testTarget(name: "SpillwayCoreTests", dependencies: ["SpillwayCore", "SpillwayTestKit"]),
+        .testTarget(name: "SpillwayConfigurationTests", dependencies: ["SpillwayConfiguration"]),
+        .testTarget(name: "SpillwayForwardTests", dependencies: ["SpillwayForward", "SpillwayTestKit"]),
+    ]
+)

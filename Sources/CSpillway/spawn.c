@@ -1,0 +1,114 @@
+#define _GNU_SOURCE
+#include "CSpillway.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+// Everything below runs in the child between fork and exec: async-signal-safe calls only.
+
+static void report_and_exit(int error_fd, int err) {
+    ssize_t unused = write(error_fd, &err, sizeof(err));
+    (void)unused;
+    _exit(127);
+}
+
+static void write_listen_pid(char *entry) {
+    static const char prefix[] = "LISTEN_PID=";
+    char digits[16];
+    int n = 0;
+    for (unsigned long pid = (unsigned long)getpid(); pid > 0 || n == 0; pid /= 10) digits[n++] = (char)('0' + pid % 10);
+    char *p = entry;
+    for (const char *c = prefix; *c; c++) *p++ = *c;
+    while (n > 0) *p++ = digits[--n];
+    *p = '\0';
+}
+
+static void close_from(int first, int keep) {
+    // Close every descriptor >= first except `keep` (the error pipe, closed by exec itself).
+    if (keep > first && syscall(SYS_close_range, first, keep - 1, 0) != 0) {
+        for (int fd = first; fd < keep; fd++) close(fd);
+    }
+    if (syscall(SYS_close_range, keep + 1, ~0U, 0) != 0) {
+        long max = sysconf(_SC_OPEN_MAX);
+        for (long fd = keep + 1; fd < max; fd++) close((int)fd);
+    }
+}
+
+static void child(const spw_spawn_plan *plan) {
+    int error_fd = plan->error_fd;
+
+    // The parent blocked every signal before forking; SIGTTOU stays blocked while we take the
+    // terminal, or tcsetpgrp from a background group would stop us.
+    if (setpgid(0, 0) != 0) report_and_exit(error_fd, errno);
+    if (plan->foreground) {
+        (void)tcsetpgrp(STDIN_FILENO, getpgrp());
+    }
+
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        signal(sig, SIG_DFL);
+    }
+
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) report_and_exit(error_fd, errno);
+    if (getppid() != plan->parent_pid) _exit(1); // the parent died before prctl took effect
+
+    if (dup2(plan->stdout_fd, STDOUT_FILENO) < 0) report_and_exit(error_fd, errno);
+    if (dup2(plan->stderr_fd, STDERR_FILENO) < 0) report_and_exit(error_fd, errno);
+
+    // Keep 0-2 and the LISTEN_FDS range; move the error pipe above them first.
+    int first_closed = 3 + plan->keep_fds;
+    if (error_fd < first_closed) {
+        int moved = fcntl(error_fd, F_DUPFD_CLOEXEC, first_closed);
+        if (moved < 0) report_and_exit(error_fd, errno);
+        error_fd = moved;
+    }
+    close_from(first_closed, error_fd);
+
+    if (plan->seccomp_filter != NULL) {
+        struct sock_fprog prog = {
+            .len = plan->seccomp_filter_len,
+            .filter = (struct sock_filter *)plan->seccomp_filter,
+        };
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) report_and_exit(error_fd, errno);
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) report_and_exit(error_fd, errno);
+    }
+
+    if (plan->listen_pid_entry != NULL) write_listen_pid(plan->listen_pid_entry);
+
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    // PATH candidates in order; EACCES from any candidate wins over ENOENT, as execvp reports.
+    int err = ENOENT;
+    for (const char *const *path = plan->paths; *path != NULL; path++) {
+        execve(*path, (char *const *)plan->argv, (char *const *)plan->envp);
+        if (errno != ENOENT && errno != ENOTDIR) err = errno;
+    }
+    report_and_exit(error_fd, err);
+}
+
+pid_t spw_spawn(const spw_spawn_plan *plan) {
+    pid_t pid = fork();
+    if (pid == 0) child(plan);
+    return pid;
+}
+
+int spw_wifexited(int status) { return WIFEXITED(status); }
+int spw_wexitstatus(int status) { return WEXITSTATUS(status); }
+int spw_wifsignaled(int status) { return WIFSIGNALED(status); }
+int spw_wtermsig(int status) { return WTERMSIG(status); }
+
+int spw_sigrtmax(void) { return SIGRTMAX; }
+int spw_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+int spw_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
+int spw_fcntl_int(int fd, int cmd, int arg) { return fcntl(fd, cmd, arg); }
+int spw_prctl1(int option, unsigned long arg) { return prctl(option, arg, 0, 0, 0); }

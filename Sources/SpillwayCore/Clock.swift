@@ -1,0 +1,4 @@
+/// Wall-clock time source, injectable so that tests control timestamps.
+public protocol WallClock: Sendable {
+    func now() -> Timestamp
+}

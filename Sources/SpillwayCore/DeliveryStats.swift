@@ -1,0 +1,105 @@
+/// Why a record was not delivered. Every line ends delivered, buffered, or counted under one of
+/// these (DESIGN.md: no fourth outcome).
+public enum DropReason: Hashable, Sendable {
+    case bufferFull
+    case storageFull
+    case rejected(String)
+    case emptyLine
+    case shutdownTimeout
+    case outputClosed
+
+    public var text: String {
+        switch self {
+        case .bufferFull: return "non-blocking buffer full"
+        case .storageFull: return "storage full"
+        case .rejected(let why): return "rejected by the destination: \(why)"
+        case .emptyLine: return "empty line the destination cannot take"
+        case .shutdownTimeout: return "undelivered at the shutdown timeout"
+        case .outputClosed: return "spillway's stdout is closed"
+        }
+    }
+}
+
+/// Drops not yet reported in-band, per stream and reason.
+struct PendingDropReport {
+    var records = 0
+    var bytes = 0
+    var first: Timestamp
+    var last: Timestamp
+}
+
+/// Counters for the exit summary and the in-band drop records.
+public struct DeliveryStats: Sendable {
+    public private(set) var deliveredRecords = 0
+    public private(set) var deliveredBytes = 0
+    public private(set) var droppedRecords = 0
+    public private(set) var droppedBytes = 0
+    public private(set) var droppedByReason: [DropReason: Int] = [:]
+    /// In-band drop records sent (they are not counted as delivered workload records).
+    public private(set) var reportsSent = 0
+    private var unreported: [DropKey: PendingDropReport] = [:]
+    private var unreportedOrder: [DropKey] = []
+
+    struct DropKey: Hashable {
+        var stream: LogStream
+        var reason: DropReason
+    }
+
+    public init() {}
+
+    mutating func delivered(records: Int, bytes: Int) {
+        deliveredRecords += records
+        deliveredBytes += bytes
+    }
+
+    mutating func reportSent() { reportsSent += 1 }
+
+    /// Counts a dropped record; `reportable` drops are announced in-band later.
+    mutating func dropped(_ record: LogRecord, reason: DropReason, reportable: Bool = true) {
+        guard !record.isDropReport else { return }  // spillway's own notes are not workload lines
+        droppedRecords += 1
+        droppedBytes += record.line.count
+        droppedByReason[reason, default: 0] += 1
+        guard reportable else { return }
+        let key = DropKey(stream: record.stream, reason: reason)
+        if var report = unreported[key] {
+            report.records += 1
+            report.bytes += record.line.count
+            report.first = min(report.first, record.time)
+            report.last = max(report.last, record.time)
+            unreported[key] = report
+        } else {
+            unreported[key] = PendingDropReport(records: 1, bytes: record.line.count, first: record.time, last: record.time)
+            unreportedOrder.append(key)
+        }
+    }
+
+    var hasUnreportedDrops: Bool { !unreportedOrder.isEmpty }
+
+    /// Takes the pending drop counts as in-band records, one per stream and reason.
+    mutating func takeDropReports(at time: Timestamp) -> [LogRecord] {
+        defer {
+            unreported = [:]
+            unreportedOrder = []
+        }
+        return unreportedOrder.map { key in
+            let r = unreported[key]!
+            let text = "spillway: dropped \(r.records) records (\(r.bytes) bytes) between "
+                + "\(RFC3339.format(r.first, fractional: false)) and \(RFC3339.format(r.last, fractional: false)) "
+                + "(\(key.reason.text))"
+            return LogRecord(time: time, stream: key.stream, line: ArraySlice(text.utf8), isDropReport: true)
+        }
+    }
+
+    /// `spillway: exit code=0 delivered=… dropped=… buffered=… bytes=…`, plus drops by reason.
+    public func summary(exitCode: Int32, buffered: Int) -> String {
+        var line = "spillway: exit code=\(exitCode) delivered=\(deliveredRecords) dropped=\(droppedRecords) "
+            + "buffered=\(buffered) bytes=\(deliveredBytes)"
+        if !droppedByReason.isEmpty {
+            let reasons = droppedByReason.sorted { $0.key.text < $1.key.text }
+                .map { "\($0.value) \($0.key.text)" }.joined(separator: ", ")
+            line += " (dropped: \(reasons))"
+        }
+        return line
+    }
+}

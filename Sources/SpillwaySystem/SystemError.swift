@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A failed system call: which call, and the errno it left.
+public struct SystemError: Error, CustomStringConvertible, Equatable {
+    public var call: String
+    public var errno: Int32
+
+    public init(call: String, errno: Int32) {
+        self.call = call
+        self.errno = errno
+    }
+
+    public var description: String {
+        "\(call): \(String(cString: strerror(errno))) (errno \(errno))"
+    }
+}
+
+/// Runs a libc call, retrying on EINTR; a -1 result throws `SystemError` naming the call, with
+/// errno read at once. Every libc call in spillway goes through here or `syscallAllowing`.
+@inline(__always)
+@discardableResult
+func syscall<T: FixedWidthInteger>(_ call: @autoclosure () -> String, _ body: () -> T) throws(SystemError) -> T {
+    while true {
+        let result = body()
+        if result != -1 { return result }
+        let err = Glibc.errno
+        if err == EINTR { continue }
+        throw SystemError(call: call(), errno: err)
+    }
+}
+
+/// As `syscall`, but the errnos `expected` and `alsoExpected` come back as `.failure` instead of
+/// throwing: EAGAIN from a non-blocking read is a state, not an error.
+@inline(__always)
+func syscall<T: FixedWidthInteger>(
+    expecting expected: Int32, or alsoExpected: Int32 = 0, _ call: @autoclosure () -> String, _ body: () -> T
+) throws(SystemError) -> Result<T, Errno> {
+    while true {
+        let result = body()
+        if result != -1 { return .success(result) }
+        let err = Glibc.errno
+        if err == EINTR { continue }
+        if err == expected || err == alsoExpected { return .failure(Errno(err)) }
+        throw SystemError(call: call(), errno: err)
+    }
+}
+
+/// An errno that the caller expected and handles.
+public struct Errno: Error, Equatable {
+    public var code: Int32
+    public init(_ code: Int32) { self.code = code }
+}
