@@ -121,20 +121,19 @@ public final class DeliveryCore: @unchecked Sendable {
     public func finishInput() {
         inputFinished = true
         pump()
+        checkDrained()
     }
 
-    /// Delivers what is buffered; `completion` runs on the scheduler once nothing is left, or
-    /// after `abandon()`.
+    /// `completion` runs on the scheduler once input has finished and nothing is left to
+    /// deliver, or after `abandon()`.
     public func drain(completion: @escaping () -> Void) {
         drainCompletion = completion
-        inputFinished = true
-        pump()
         checkDrained()
     }
 
     private func checkDrained() {
-        guard let completion = drainCompletion, unsent.isEmpty, waiting.isEmpty, retries.isEmpty,
-              inFlight.isEmpty else { return }
+        guard let completion = drainCompletion, inputFinished, unsent.isEmpty, waiting.isEmpty,
+              retries.isEmpty, inFlight.isEmpty else { return }
         drainCompletion = nil
         completion()
     }
@@ -143,6 +142,7 @@ public final class DeliveryCore: @unchecked Sendable {
     /// shutdown timeout) and the drain completes.
     public func abandon() {
         guard drainCompletion != nil else { return }
+        inputFinished = true
         for batch in retries { batch.records.forEach { stats.dropped($0, reason: .shutdownTimeout, reportable: false) } }
         for batch in inFlight.values { batch.records.forEach { stats.dropped($0, reason: .shutdownTimeout, reportable: false) } }
         for record in unsent { stats.dropped(record, reason: .shutdownTimeout, reportable: false) }
@@ -182,7 +182,7 @@ public final class DeliveryCore: @unchecked Sendable {
             while !backingOff, inFlight.count < sink.maxInFlight {
                 if let batch = retries.popFirst() {
                     send(batch)
-                } else if !unsent.isEmpty, flushDue || inputFinished || unsentFillsABatch {
+                } else if !unsent.isEmpty, flushDue || inputFinished || unsentFillsABatch || underPressure {
                     send(makeBatch())
                 } else {
                     break
@@ -196,6 +196,10 @@ public final class DeliveryCore: @unchecked Sendable {
             flushTimer = nil
         }
     }
+
+    /// Half the buffer in use, or readers waiting: waiting for a fuller batch would only stall
+    /// the workload (blocking) or drop records (non-blocking).
+    private var underPressure: Bool { !waiting.isEmpty || bufferedCost >= capacity / 2 }
 
     private var unsentFillsABatch: Bool {
         unsent.count >= limits.maxRecords || unsentBatchBytes >= limits.maxBytes
@@ -216,6 +220,7 @@ public final class DeliveryCore: @unchecked Sendable {
     }
 
     private func send(_ batch: Batch) {
+        diagnostics.debug("send batch \(batch.id): \(batch.records.count) records, buffered \(bufferedCost) bytes, \(waiting.count) waiting")
         inFlight[batch.id] = batch
         sink.send(batch) { [self] outcome in
             scheduler.execute { [self] in complete(batch.id, outcome) }

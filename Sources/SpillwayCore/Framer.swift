@@ -69,7 +69,7 @@ public struct Framer {
         let start = end - start > maxLineSize ? emitPieces(storage, start: start, end: end, time: time, into: &records) : start
         if let g = group {
             records.append(LogRecord(time: g.time, stream: stream, line: storage[start..<end],
-                                     partial: PartialInfo(id: g.id, ordinal: g.ordinal, isLast: true)))
+                                     partial: PartialInfo(id: g.id, ordinal: g.ordinal + 1, isLast: true)))
             group = nil
         } else {
             records.append(LogRecord(time: time, stream: stream, line: storage[start..<end]))

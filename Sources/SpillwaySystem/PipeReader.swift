@@ -37,7 +37,7 @@ public final class PipeReader: @unchecked Sendable {
         self.onData = onData
         self.onEnd = onEnd
         self.source = DispatchSource.makeReadSource(fileDescriptor: fd.rawValue, queue: queue)
-        source.setEventHandler { [unowned self] in self.readAvailable(rounds: 4) }
+        source.setEventHandler { [unowned self] in self.readAvailable(rounds: Self.roundsPerEvent) }
         source.setCancelHandler { [fd, buffer] in
             try? fd.close()
             buffer.deallocate()
@@ -54,7 +54,13 @@ public final class PipeReader: @unchecked Sendable {
         guard suspended, !finished else { return }
         suspended = false
         source.resume()
+        // The pipe may hold data that arrived while suspended: Dispatch's epoll registration does
+        // not report it again, so read now.
+        queue.async { [self] in readAvailable(rounds: Self.roundsPerEvent) }
     }
+
+    /// Reads per turn before yielding the queue to other work (delivery completions, the other pipe).
+    static let roundsPerEvent = 4
 
     /// Reads what is there now until EAGAIN, then stops: the shutdown path, where the workload is
     /// gone and nothing more will arrive except from grandchildren. Call on `queue`.
@@ -71,7 +77,12 @@ public final class PipeReader: @unchecked Sendable {
 
     private func readAvailable(rounds: Int, ignoringSuspension: Bool = false) {
         var round = 0
-        while round < rounds, !finished, ignoringSuspension || !suspended {
+        while !finished, ignoringSuspension || !suspended {
+            if round == rounds {
+                // More may be there: continue after whatever else waits on the queue.
+                if !ignoringSuspension { queue.async { [self] in readAvailable(rounds: rounds) } }
+                return
+            }
             round += 1
             let limit = max(1, min(readLimit, buffer.count))
             let result: Int?

@@ -144,6 +144,9 @@ private struct Harness {
         var done = false
         h.core.drain { done = true }
         h.scheduler.runPending()
+        #expect(!done)  // input has not ended yet
+        h.core.finishInput()
+        h.scheduler.runPending()
         #expect(done)
         #expect(h.sink.deliveredLines == ["a"])
     }

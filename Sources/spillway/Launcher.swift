@@ -1,0 +1,137 @@
+import Dispatch
+import SpillwayConfiguration
+import SpillwayCore
+import SpillwaySystem
+
+let spillwayVersion = "0.1.0"
+
+/// Runs spillway: configuration, the workload, the pipeline, and the supervisor loop (tini's
+/// one straight line: wait for a signal, forward it, reap, leave when the main child is gone).
+enum Launcher {
+    static func run(arguments: [String]) -> Int32 {
+        let invocation: Invocation
+        switch Invocation.parse(arguments) {
+        case .success(let parsed): invocation = parsed
+        case .failure(let error):
+            StandardErrorDiagnostics.write("spillway: \(error.message)")
+            return 125
+        }
+        switch invocation {
+        case .help:
+            print(Invocation.usage + "\n\n" + Configuration.helpText())
+            return 0
+        case .version:
+            print("spillway \(spillwayVersion) (libseccomp \(ProcessControl.seccompVersion()))")
+            return 0
+        case .checkConfiguration(let command):
+            guard let configuration = configure(command: command) else { return 125 }
+            print(configuration.redactedDescription())
+            return 0
+        case .run(let command):
+            guard let configuration = configure(command: command) else { return 125 }
+            return supervise(command: command, configuration: configuration)
+        }
+    }
+
+    /// Parses and validates the environment; prints the one-line error and returns nil on failure.
+    static func configure(command: [String]) -> Configuration? {
+        let environment = environmentDictionary()
+        do {
+            let configuration = try Configuration.parse(
+                environment: environment, command: command, hostname: ProcessControl.hostname())
+            if let refusal = Configuration.unavailable(configuration, environment: environment) {
+                throw refusal
+            }
+            return configuration
+        } catch {
+            StandardErrorDiagnostics.write("spillway: \(error)")
+            return nil
+        }
+    }
+
+    static func environmentDictionary() -> [String: String] {
+        var result: [String: String] = [:]
+        for entry in ProcessControl.environment() {
+            guard let eq = entry.firstIndex(of: "=") else { continue }
+            result[String(entry[..<eq])] = String(entry[entry.index(after: eq)...])
+        }
+        return result
+    }
+
+    static func supervise(command: [String], configuration: Configuration) -> Int32 {
+        let diagnostics = StandardErrorDiagnostics(minimumLevel: configuration.diagnosticLevel)
+        do {
+            try FileDescriptor.openNullOnClosedStandardDescriptors()
+            if configuration.subreaper && ProcessControl.currentPID != 1 {
+                try ProcessControl.becomeSubreaper()
+            }
+        } catch {
+            diagnostics.error("\(error)")
+            return 125
+        }
+
+        let sink: Sink
+        do {
+            sink = try SinkFactory.make(configuration, diagnostics: diagnostics)
+        } catch {
+            StandardErrorDiagnostics.write("spillway: \(error)")
+            return 125
+        }
+        let pipeline = Pipeline(sink: sink, configuration: configuration.pipelineSettings, diagnostics: diagnostics)
+
+        let child: SpawnedProcess
+        let inherited = ChildEnvironment(ProcessControl.environment(), ownPID: ProcessControl.currentPID)
+        do {
+            child = try Spawner.spawn(
+                arguments: command, environment: inherited.environment,
+                keepFileDescriptors: inherited.listenFDs, pipeSize: 1 << 20,
+                diagnostics: { diagnostics.debug($0) })
+        } catch {
+            diagnostics.error("\(error)")
+            return error.exitCode
+        }
+        pipeline.start(stdout: child.stdout, stderr: child.stderr)
+
+        let exitCode = waitForWorkload(child.pid, configuration: configuration, diagnostics: diagnostics)
+        if configuration.signalGroup {
+            ProcessControl.terminateGroup(of: child.pid)
+        }
+        let finished = DispatchSemaphore(value: 0)
+        pipeline.shutdown(timeout: configuration.shutdownTimeout) { finished.signal() }
+        // Keep reaping orphans (as PID 1) and forwarding signals while the drain runs.
+        while finished.wait(timeout: .now()) == .timedOut {
+            supervisorStep(child.pid, group: configuration.signalGroup, timeoutMilliseconds: 20)
+        }
+        let sinkClosed = DispatchSemaphore(value: 0)
+        sink.shutdown { sinkClosed.signal() }
+        _ = sinkClosed.wait(timeout: .now() + .seconds(1))
+        let summary = pipeline.queue.sync { pipeline.core.stats.summary(exitCode: exitCode, buffered: 0) }
+        StandardErrorDiagnostics.write(summary)
+        return exitCode
+    }
+
+    /// The supervisor loop until the main child exits; returns its exit code.
+    static func waitForWorkload(_ pid: Int32, configuration: Configuration, diagnostics: Diagnostics) -> Int32 {
+        while true {
+            if let status = supervisorStep(pid, group: configuration.signalGroup, timeoutMilliseconds: nil) {
+                return ProcessControl.exitCode(fromWaitStatus: status)
+            }
+        }
+    }
+
+    /// Waits for one signal (or the timeout), forwards it, reaps; returns the main child's wait
+    /// status once it has exited.
+    @discardableResult
+    static func supervisorStep(_ pid: Int32, group: Bool, timeoutMilliseconds: Int?) -> Int32? {
+        let signal: Int32?
+        do {
+            signal = try ProcessControl.waitForSignal(timeoutMilliseconds: timeoutMilliseconds)
+        } catch {
+            signal = nil
+        }
+        if let signal, ProcessControl.isForwardable(signal) {
+            ProcessControl.send(signal, to: pid, group: group)
+        }
+        return ProcessControl.reapAll(main: pid)
+    }
+}

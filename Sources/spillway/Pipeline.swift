@@ -1,0 +1,100 @@
+import Dispatch
+import SpillwayCore
+import SpillwaySystem
+
+/// Readers → framers → delivery core, all on one serial queue.
+final class Pipeline: @unchecked Sendable {
+    let queue = DispatchQueue(label: "spillway.pipeline")
+    let core: DeliveryCore
+    private let scheduler: DispatchScheduler
+    private let clock = SystemWallClock()
+    private var readers: [PipeReader] = []
+    private var framers: [Framer]
+    private var paused: [Bool] = [false, false]
+    private var ended = 0
+    private var records: [LogRecord] = []
+    private let passthrough: Bool
+    private let diagnostics: Diagnostics
+
+    init(sink: Sink, configuration: PipelineSettings, diagnostics: Diagnostics) {
+        scheduler = DispatchScheduler(queue: queue)
+        core = DeliveryCore(
+            sink: sink, scheduler: scheduler, clock: clock, policy: configuration.policy,
+            capacity: configuration.bufferSize, flushInterval: configuration.flushInterval,
+            diagnostics: diagnostics)
+        framers = LogStream.allCases.map { Framer(stream: $0, maxLineSize: configuration.maxLineSize) }
+        passthrough = configuration.passthrough
+        self.diagnostics = diagnostics
+        core.onRoom = { [unowned self] in
+            for (i, reader) in readers.enumerated() where paused[i] {
+                paused[i] = false
+                reader.resume()
+            }
+        }
+    }
+
+    /// Starts reading the workload's stdout and stderr.
+    func start(stdout: FileDescriptor, stderr: FileDescriptor) {
+        queue.sync {
+            for (index, fd) in [stdout, stderr].enumerated() {
+                let reader = PipeReader(
+                    fd: fd, queue: queue, clock: clock, bufferSize: 256 * 1024,
+                    onData: { [unowned self] bytes, time in received(bytes, time: time, stream: index) },
+                    onEnd: { [unowned self] error in streamEnded(index, error: error) })
+                readers.append(reader)
+            }
+            readers.forEach { $0.start() }
+        }
+    }
+
+    private func received(_ bytes: UnsafeRawBufferPointer, time: Timestamp, stream: Int) -> Bool {
+        if passthrough {
+            let own = stream == 0 ? FileDescriptor.standardOutput : FileDescriptor.standardError
+            try? own.writeAll(bytes)
+        }
+        records.removeAll(keepingCapacity: true)
+        framers[stream].frame(bytes, time: time, into: &records)
+        let keepReading = core.accept(records)
+        if !keepReading { paused[stream] = true }
+        return keepReading
+    }
+
+    private func streamEnded(_ stream: Int, error: SystemError?) {
+        diagnostics.debug("stream \(stream) ended \(error.map { "\($0)" } ?? "")")
+        records.removeAll(keepingCapacity: true)
+        framers[stream].finish(time: clock.now(), into: &records)
+        core.accept(records)
+        ended += 1
+        if ended == readers.count { core.finishInput() }
+    }
+
+    /// The workload exited: read the pipes to EOF and deliver, all within `timeout`; then call
+    /// `completion` (on the pipeline queue).
+    func shutdown(timeout: Duration, completion: @escaping @Sendable () -> Void) {
+        queue.async { [self] in
+            let deadline = scheduler.schedule(after: timeout) { [self] in cutOff() }
+            core.drain {
+                deadline.cancel()
+                completion()
+            }
+        }
+    }
+
+    /// At the deadline: what the pipes still hold (read until EAGAIN, e.g. a grandchild keeps
+    /// writing) joins the buffer, and everything buffered is counted as undelivered.
+    private func cutOff() {
+        for reader in readers where !reader.isFinished {
+            reader.drainAvailable()
+            reader.cancel()
+        }
+        core.abandon()
+    }
+}
+
+struct PipelineSettings {
+    var policy: BufferPolicy
+    var bufferSize: Int
+    var maxLineSize: Int
+    var flushInterval: Duration
+    var passthrough: Bool
+}

@@ -1,0 +1,50 @@
+"""Fixtures for the integration tests: the built spillway binary and how to run it."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+
+
+def spillway_path():
+    return os.environ.get("SPILLWAY_BIN") or os.path.join(ROOT, ".build", "debug", "spillway")
+
+
+def base_env(**overrides):
+    """The test's environment without any SPILLWAY_* variable, plus `overrides`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}
+    env.update({k: str(v) for k, v in overrides.items()})
+    return env
+
+
+def run(args, env=None, timeout=60, input=None, **kwargs):
+    """Runs `spillway ARGS`, returns CompletedProcess with bytes stdout/stderr."""
+    return subprocess.run([spillway_path(), *args], env=env if env is not None else base_env(),
+                          capture_output=True, timeout=timeout, input=input, **kwargs)
+
+
+def console_records(stdout):
+    """Parses the console sink's JSON lines."""
+    return [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+
+
+def summary_line(stderr):
+    lines = [l for l in stderr.decode(errors="replace").splitlines() if l.startswith("spillway: exit code=")]
+    assert lines, f"no summary line in stderr: {stderr!r}"
+    fields = {}
+    for part in lines[-1].split("(")[0].split()[1:]:
+        key, eq, value = part.partition("=")
+        if eq:
+            fields[key] = int(value)
+    return fields
+
+
+@pytest.fixture(scope="session")
+def spillway():
+    path = spillway_path()
+    assert os.access(path, os.X_OK), f"build spillway first: {path}"
+    return path
