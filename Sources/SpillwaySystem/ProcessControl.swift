@@ -34,17 +34,10 @@ public enum ProcessControl {
         try syscall("pthread_sigmask", { pthread_sigmask(SIG_BLOCK, &set, nil) == 0 ? 0 : -1 })
     }
 
-    /// Waits up to `timeoutMilliseconds` (nil: forever) for a waited signal; nil on timeout.
-    public static func waitForSignal(timeoutMilliseconds: Int?) throws(SystemError) -> Int32? {
+    /// Waits for one of the waited signals and returns it.
+    public static func waitForSignal() throws(SystemError) -> Int32 {
         var set = waitedSignals()
-        guard let ms = timeoutMilliseconds else {
-            return try syscall("sigwaitinfo", { sigwaitinfo(&set, nil) })
-        }
-        var timeout = timespec(tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000)
-        switch try syscall(expecting: EAGAIN, "sigtimedwait", { sigtimedwait(&set, nil, &timeout) }) {
-        case .success(let sig): return sig
-        case .failure: return nil
-        }
+        return try syscall("sigwaitinfo", { sigwaitinfo(&set, nil) })
     }
 
     public static func isForwardable(_ signal: Int32) -> Bool { !notForwarded.contains(signal) }
@@ -54,6 +47,10 @@ public enum ProcessControl {
         // ESRCH (already gone) is expected during shutdown; nothing else can fail for our child.
         _ = try? syscall(expecting: ESRCH, "kill", { Glibc.kill(group ? -pid : pid, signal) })
     }
+
+    /// Wakes the supervisor's signal wait from another thread. SIGCHLD is never forwarded, and a
+    /// spurious one only costs a reap attempt.
+    public static func wakeSupervisor() { Glibc.kill(getpid(), SIGCHLD) }
 
     /// SIGTERM to what is left of the workload's process group (as dumb-init does).
     public static func terminateGroup(of pid: pid_t) { send(SIGTERM, to: pid, group: true) }
@@ -108,6 +105,14 @@ public enum ProcessControl {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// CPU seconds (user, system) and peak RSS in KiB of spillway itself, without its children.
+    public static func ownResourceUsage() -> (user: Double, system: Double, maxRSSKiB: Int) {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1_000_000 }
+        return (seconds(usage.ru_utime), seconds(usage.ru_stime), usage.ru_maxrss)
     }
 
     /// libseccomp's runtime version, e.g. "2.5.4".

@@ -97,38 +97,38 @@ enum Launcher {
             ProcessControl.terminateGroup(of: child.pid)
         }
         let finished = DispatchSemaphore(value: 0)
-        pipeline.shutdown(timeout: configuration.shutdownTimeout) { finished.signal() }
+        pipeline.shutdown(timeout: configuration.shutdownTimeout) {
+            finished.signal()
+            ProcessControl.wakeSupervisor()
+        }
         // Keep reaping orphans (as PID 1) and forwarding signals while the drain runs.
         while finished.wait(timeout: .now()) == .timedOut {
-            supervisorStep(child.pid, group: configuration.signalGroup, timeoutMilliseconds: 20)
+            supervisorStep(child.pid, group: configuration.signalGroup)
         }
         let sinkClosed = DispatchSemaphore(value: 0)
         sink.shutdown { sinkClosed.signal() }
         _ = sinkClosed.wait(timeout: .now() + .seconds(1))
         let summary = pipeline.queue.sync { pipeline.core.stats.summary(exitCode: exitCode, buffered: 0) }
         StandardErrorDiagnostics.write(summary)
+        let usage = ProcessControl.ownResourceUsage()
+        diagnostics.debug("resources user=\(usage.user)s system=\(usage.system)s max_rss=\(usage.maxRSSKiB)KiB")
         return exitCode
     }
 
     /// The supervisor loop until the main child exits; returns its exit code.
     static func waitForWorkload(_ pid: Int32, configuration: Configuration, diagnostics: Diagnostics) -> Int32 {
         while true {
-            if let status = supervisorStep(pid, group: configuration.signalGroup, timeoutMilliseconds: nil) {
+            if let status = supervisorStep(pid, group: configuration.signalGroup) {
                 return ProcessControl.exitCode(fromWaitStatus: status)
             }
         }
     }
 
-    /// Waits for one signal (or the timeout), forwards it, reaps; returns the main child's wait
-    /// status once it has exited.
+    /// Waits for one signal, forwards it, reaps; returns the main child's wait status once it
+    /// has exited.
     @discardableResult
-    static func supervisorStep(_ pid: Int32, group: Bool, timeoutMilliseconds: Int?) -> Int32? {
-        let signal: Int32?
-        do {
-            signal = try ProcessControl.waitForSignal(timeoutMilliseconds: timeoutMilliseconds)
-        } catch {
-            signal = nil
-        }
+    static func supervisorStep(_ pid: Int32, group: Bool) -> Int32? {
+        let signal = try? ProcessControl.waitForSignal()
         if let signal, ProcessControl.isForwardable(signal) {
             ProcessControl.send(signal, to: pid, group: group)
         }

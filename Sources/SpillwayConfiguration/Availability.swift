@@ -1,0 +1,40 @@
+extension Configuration {
+    /// A setting whose feature this binary does not have yet. Recognised and refused (125),
+    /// never ignored: an ignored seccomp profile would be a security hole.
+    public struct NotYetBuilt: Sendable, Equatable {
+        public let variable: String
+        /// The effective value that is refused (as --check-config prints it); nil = any value.
+        public let value: String?
+        public let feature: String
+    }
+
+    /// Delete a row when its feature lands.
+    public static let notYetBuilt: [NotYetBuilt] = [
+        .init(variable: "SPILLWAY_SINK", value: "cloudwatch", feature: "the CloudWatch Logs sink"),
+        .init(variable: "SPILLWAY_MODE", value: "filesystem", feature: "filesystem mode"),
+        .init(variable: "SPILLWAY_SECCOMP_PROFILE", value: nil, feature: "seccomp filtering of the workload"),
+        .init(variable: "SPILLWAY_SECCOMP_SELF", value: "true", feature: "seccomp confinement of spillway itself"),
+        .init(variable: "SPILLWAY_MULTILINE_PATTERN", value: nil, feature: "multiline grouping"),
+        .init(variable: "SPILLWAY_LOG_CONFIGURATION", value: nil, feature: "an ECS/Docker logConfiguration object"),
+    ]
+
+    /// The first setting of `c` this build cannot honour, if any. Rows with a value compare the
+    /// effective value (so aliases such as awslogs match); rows without compare presence.
+    public static func unavailable(_ c: Configuration, environment: [String: String]) -> ConfigurationError? {
+        for row in notYetBuilt {
+            let hit: Bool
+            if let value = row.value {
+                hit = variable(named: row.variable)?.effective(c) == value
+            } else {
+                hit = environment[row.variable] != nil
+            }
+            if hit {
+                return ConfigurationError(
+                    variable: row.variable, value: environment[row.variable],
+                    expected: "\(row.feature) is not available in this build of spillway yet", kind: .unavailable
+                )
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,49 @@
+extension Configuration {
+    /// Every variable with its default and meaning, grouped as in DESIGN.md, for `--help`.
+    public static func helpText() -> String {
+        var out = "Environment variables [default]:\n"
+        for section in Variable.Section.allCases {
+            out += "\n\(section.rawValue):\n"
+            for v in variables where v.section == section {
+                out += "  \(v.name) [\(v.defaultText)]\n      \(v.meaning)\n"
+            }
+        }
+        out += "\nSizes take k, m or g (binary: 1m = 1048576); durations take ms, s, m or h.\n"
+        return out
+    }
+
+    /// The effective value of every variable, one `SPILLWAY_X=value` line each, defaults
+    /// included, for `spillway --check-config`. Secrets show only whether they are set.
+    public func redactedDescription() -> String {
+        var lines: [String] = []
+        for v in Self.variables {
+            let value = v.effective(self)
+            let shown: String
+            if v.secret {
+                shown = value == nil ? "(unset)" : "(set, redacted)"
+            } else {
+                shown = value.map { escaped($0) } ?? v.unsetText
+            }
+            lines.append("\(v.name)=\(shown)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Bytes in the largest unit that divides them exactly, so `1m` prints back as `1m`.
+func formatSize(_ bytes: Int) -> String {
+    for (shift, unit) in [(30, "g"), (20, "m"), (10, "k")] where bytes != 0 && bytes % (1 << shift) == 0 {
+        return "\(bytes >> shift)\(unit)"
+    }
+    return "\(bytes)"
+}
+
+/// Milliseconds in the largest unit that divides them exactly ("90s" prints as "90s").
+func formatDuration(_ d: Duration) -> String {
+    let (seconds, attoseconds) = d.components
+    let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    for (per, unit) in [(Int64(3_600_000), "h"), (60_000, "m"), (1000, "s")] where ms != 0 && ms % per == 0 {
+        return "\(ms / per)\(unit)"
+    }
+    return ms == 0 ? "0s" : "\(ms)ms"
+}

@@ -1,0 +1,122 @@
+/// One receiver address. A list of them is a failover order.
+public enum ForwardEndpoint: Sendable, Hashable, CustomStringConvertible {
+    case tcp(host: String, port: Int)
+    case tls(host: String, port: Int)
+    case unix(path: String)
+
+    /// `tcp://host:port`, `tls://host:port`, `unix:///path` (IPv6 hosts in brackets).
+    public var description: String {
+        func hostPort(_ host: String, _ port: Int) -> String {
+            host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        }
+        switch self {
+        case .tcp(let host, let port): return "tcp://" + hostPort(host, port)
+        case .tls(let host, let port): return "tls://" + hostPort(host, port)
+        case .unix(let path): return "unix://" + path
+        }
+    }
+}
+
+/// Settings of the Fluentd forward-protocol sink (see DESIGN.md, "Forward sink").
+public struct ForwardSinkOptions: Sendable {
+    /// Receivers, tried in order (failover); the first is preferred (failback).
+    public var endpoints: [ForwardEndpoint]
+    /// Forward tag of every message.
+    public var tag: String
+    /// Record field `container_name`.
+    public var containerName: String
+    /// Record field `container_id`, omitted when nil.
+    public var containerID: String?
+    /// Labels and environment values, sent as extra str fields on every record, in this order.
+    public var extraFields: [(name: String, value: String)]
+    /// Send a `chunk` id per message and count it delivered only on `{"ack": chunk}`.
+    public var requireAck: Bool
+    /// No ack this long after the write: close the connection, the batch is retryable.
+    public var ackTimeout: Duration
+    /// CompressedPackedForward (gzip) instead of PackedForward.
+    public var compressGzip: Bool
+    /// Shared key of the handshake (HELO/PING/PONG); nil = no handshake.
+    public var sharedKey: String?
+    /// User authentication of the handshake.
+    public var username: String?
+    public var password: String?
+    /// Our host name in the handshake.
+    public var selfHostname: String
+    /// PEM file of CA certificates for `tls://`; nil = the system roots.
+    public var tlsCAFile: String?
+    /// Client certificate chain and key (PEM) for `tls://`, optional.
+    public var tlsCertFile: String?
+    public var tlsKeyFile: String?
+    /// Verify the receiver's certificate and host name.
+    public var tlsVerify: Bool
+    /// Integer seconds instead of EventTime.
+    public var timeAsInteger: Bool
+    /// Bound of one TCP connect (per endpoint), and again of the TLS and forward handshakes that
+    /// follow it (together).
+    public var connectTimeout: Duration
+    /// A write not completed this long: close the connection, in-flight batches are retryable.
+    public var writeTimeout: Duration
+    /// Target size of one encoded forward message (the batch limits are derived from it).
+    public var maxMessageBytes: Int
+    /// Batches outstanding at once.
+    public var maxInFlight: Int
+    /// While connected to a fallback endpoint, retry the preferred ones this often.
+    public var failbackInterval: Duration
+
+    public init(
+        endpoints: [ForwardEndpoint] = [.tcp(host: "127.0.0.1", port: 24224)],
+        tag: String,
+        containerName: String,
+        containerID: String? = nil,
+        extraFields: [(name: String, value: String)] = [],
+        requireAck: Bool = true,
+        ackTimeout: Duration = .seconds(30),
+        compressGzip: Bool = false,
+        sharedKey: String? = nil,
+        username: String? = nil,
+        password: String? = nil,
+        selfHostname: String = "localhost",
+        tlsCAFile: String? = nil,
+        tlsCertFile: String? = nil,
+        tlsKeyFile: String? = nil,
+        tlsVerify: Bool = true,
+        timeAsInteger: Bool = false,
+        connectTimeout: Duration = .seconds(5),
+        writeTimeout: Duration = .seconds(10),
+        maxMessageBytes: Int = 512 * 1024,
+        maxInFlight: Int = 8,
+        failbackInterval: Duration = .seconds(5)
+    ) {
+        self.endpoints = endpoints
+        self.tag = tag
+        self.containerName = containerName
+        self.containerID = containerID
+        self.extraFields = extraFields
+        self.requireAck = requireAck
+        self.ackTimeout = ackTimeout
+        self.compressGzip = compressGzip
+        self.sharedKey = sharedKey
+        self.username = username
+        self.password = password
+        self.selfHostname = selfHostname
+        self.tlsCAFile = tlsCAFile
+        self.tlsCertFile = tlsCertFile
+        self.tlsKeyFile = tlsKeyFile
+        self.tlsVerify = tlsVerify
+        self.timeAsInteger = timeAsInteger
+        self.connectTimeout = connectTimeout
+        self.writeTimeout = writeTimeout
+        self.maxMessageBytes = maxMessageBytes
+        self.maxInFlight = maxInFlight
+        self.failbackInterval = failbackInterval
+    }
+}
+
+/// A TLS file option that could not be loaded: a configuration error, reported before start.
+public struct ForwardSinkSetupError: Error, Sendable, CustomStringConvertible {
+    /// The option at fault: `tlsCAFile`, `tlsCertFile`, `tlsKeyFile`, `endpoints`.
+    public var option: String
+    public var message: String
+
+    public var description: String { message }
+}
