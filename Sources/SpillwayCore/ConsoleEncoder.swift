@@ -19,8 +19,13 @@ public struct ConsoleEncoder: Sendable {
         self.tail = tail
     }
 
+    private static let opening = Array(#"{"time":""#.utf8)
+    private static let stdoutMiddle = Array(#"Z","source":"stdout","log":""#.utf8)
+    private static let stderrMiddle = Array(#"Z","source":"stderr","log":""#.utf8)
+    private static let closing = Array("}\n".utf8)
+
     public func encode(_ record: LogRecord, into out: inout [UInt8], cache: inout SecondCache) {
-        out.append(contentsOf: #"{"time":""#.utf8)
+        out.append(contentsOf: Self.opening)
         let second = record.time.seconds
         if second != cache.second {
             cache.second = second
@@ -30,7 +35,7 @@ public struct ConsoleEncoder: Sendable {
         out.append(contentsOf: cache.prefix)
         out.append(UInt8(ascii: "."))
         RFC3339.appendDigits(Int(record.time.nanosecondOfSecond), count: 9, to: &out)
-        out.append(contentsOf: record.stream == .stdout ? #"Z","source":"stdout","log":""#.utf8 : #"Z","source":"stderr","log":""#.utf8)
+        out.append(contentsOf: record.stream == .stdout ? Self.stdoutMiddle : Self.stderrMiddle)
         record.line.withUnsafeBytes { appendJSONEscaped($0, to: &out) }
         out.append(UInt8(ascii: "\""))
         out.append(contentsOf: tail)
@@ -41,7 +46,7 @@ public struct ConsoleEncoder: Sendable {
             out.append(contentsOf: String(partial.ordinal).utf8)
             out.append(contentsOf: partial.isLast ? #","partial_last":true"#.utf8 : #","partial_last":false"#.utf8)
         }
-        out.append(contentsOf: "}\n".utf8)
+        out.append(contentsOf: Self.closing)
     }
 }
 
@@ -53,43 +58,54 @@ private func appendJSONField(_ name: String, _ value: String, to out: inout [UIn
     out.append(UInt8(ascii: "\""))
 }
 
-/// Appends `bytes` as the inside of a JSON string. Eight plain ASCII bytes at a time on the fast
-/// path; control characters escaped; invalid UTF-8 replaced byte by byte with U+FFFD.
+/// Appends `bytes` as the inside of a JSON string. Runs of plain ASCII (found eight bytes at a
+/// time) are copied in one piece; control characters are escaped; invalid UTF-8 is replaced byte
+/// by byte with U+FFFD.
 func appendJSONEscaped(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
     let count = bytes.count
     var i = 0
     while i < count {
-        if i + 8 <= count && isPlainASCII(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + 8)]))
-            i += 8
-            continue
-        }
+        let runStart = i
+        while i + 8 <= count && isPlainASCII(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { i += 8 }
+        while i < count && isPlainASCII(bytes[i]) { i += 1 }
+        if i > runStart { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<i])) }
+        guard i < count else { return }
         let byte = bytes[i]
-        switch byte {
-        case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
-        case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
-        case 0x0a: out.append(contentsOf: #"\n"#.utf8)
-        case 0x0d: out.append(contentsOf: #"\r"#.utf8)
-        case 0x09: out.append(contentsOf: #"\t"#.utf8)
-        case 0..<0x20, 0x7f:
-            let hex: [UInt8] = Array("0123456789abcdef".utf8)
-            out.append(contentsOf: #"\u00"#.utf8)
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0xf)])
-        case 0x20..<0x80:
-            out.append(byte)
-        default:
+        if byte < 0x80 {
+            appendEscape(byte, to: &out)
+            i += 1
+        } else {
             let length = validUTF8SequenceLength(bytes, at: i)
             if length == 0 {
-                out.append(contentsOf: [0xEF, 0xBF, 0xBD])
+                out.append(contentsOf: replacementCharacter)
                 i += 1
             } else {
                 out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + length)]))
                 i += length
             }
-            continue
         }
-        i += 1
+    }
+}
+
+private let replacementCharacter: [UInt8] = [0xEF, 0xBF, 0xBD]
+private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+@inline(__always)
+private func isPlainASCII(_ byte: UInt8) -> Bool {
+    byte >= 0x20 && byte < 0x7f && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\")
+}
+
+/// A quote, a backslash or a control character (DEL included), as JSON wants it.
+private func appendEscape(_ byte: UInt8, to out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\\"))
+    switch byte {
+    case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
+    case 0x0a: out.append(UInt8(ascii: "n"))
+    case 0x0d: out.append(UInt8(ascii: "r"))
+    case 0x09: out.append(UInt8(ascii: "t"))
+    default:
+        out.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xf)]])
     }
 }
 

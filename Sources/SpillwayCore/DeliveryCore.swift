@@ -1,39 +1,33 @@
 import DequeModule
 
-/// What the delivery core does with records when its memory buffer is full.
-public enum BufferPolicy: Sendable, Equatable {
-    /// Stop reading: the caller pauses its readers until `onRoom` (blocking mode).
-    case block
-    /// Keep reading; drop the newest record (the one arriving) or the oldest unsent one.
-    case dropNewest
-    case dropOldest
-}
-
-/// Buffer, batcher and retry loop between the framer and a sink — all on one serial scheduler.
+/// Batcher and retry loop between the framer and a sink, over a `RecordStore` — all on one
+/// serial scheduler.
 ///
-/// Records wait in `unsent` until a batch is due (full, or `flushInterval` after the oldest
-/// unsent record arrived, or shutdown). A sent batch stays counted in the buffer until the sink
-/// answers: delivered releases it, retryable puts it at the front of the queue again after a
-/// backoff, rejected counts the refused records as dropped. The buffer's size counts each
-/// record's bytes plus `LogRecord.overhead`, so many tiny lines cannot exceed it.
+/// Records wait in the store until a batch is due (full, the store filling up, `flushInterval`
+/// after the oldest waiting record arrived, or shutdown). A sent batch stays stored until the
+/// sink answers: delivered releases it, retryable sends the same batch again after a backoff
+/// (one backoff for every failure), rejected counts the refused records as dropped. Records the
+/// store cannot take yet (backpressure) wait here, and the readers pause until `onRoom`.
 public final class DeliveryCore: @unchecked Sendable {
     private let sink: Sink
+    private let store: RecordStore
     private let scheduler: Scheduler
     private let clock: WallClock
-    private let policy: BufferPolicy
-    private let capacity: Int
     private let flushInterval: Duration
     private let diagnostics: Diagnostics
     private let limits: BatchLimits
 
-    private var unsent = Deque<LogRecord>()
-    private var retries = Deque<Batch>()
-    private var inFlight: [UInt64: Batch] = [:]
-    /// Records the readers produced that did not fit (blocking mode); they wait in order.
+    private struct Sent {
+        var batch: Batch
+        var receipt: StoreReceipt
+    }
+
+    /// In-band drop reports; they go out first, outside the store, so they are never dropped.
+    private var reports = Deque<LogRecord>()
+    private var retries = Deque<Sent>()
+    private var inFlight: [UInt64: Sent] = [:]
+    /// Records the readers produced that the store could not take yet, in order.
     private var waiting = Deque<LogRecord>()
-    private var bufferedCost = 0
-    /// Unsent records measured as the sink counts a batch (bytes + its per-record charge).
-    private var unsentBatchBytes = 0
     private var nextBatchID: UInt64 = 1
     private var backoff: Backoff
     private var random = SystemRandomNumberGenerator()
@@ -49,72 +43,62 @@ public final class DeliveryCore: @unchecked Sendable {
     public var onRoom: (() -> Void)?
 
     public init(
-        sink: Sink, scheduler: Scheduler, clock: WallClock, policy: BufferPolicy, capacity: Int,
-        flushInterval: Duration, backoff: Backoff = Backoff(), diagnostics: Diagnostics
+        sink: Sink, store: RecordStore, scheduler: Scheduler, clock: WallClock, flushInterval: Duration,
+        backoff: Backoff = Backoff(), diagnostics: Diagnostics
     ) {
         self.sink = sink
+        self.store = store
         self.scheduler = scheduler
         self.clock = clock
-        self.policy = policy
-        self.capacity = capacity
         self.flushInterval = flushInterval
         self.backoff = backoff
         self.diagnostics = diagnostics
         self.limits = sink.batchLimits
     }
 
-    /// Records held in memory: unsent, in flight, awaiting retry, and waiting to enter.
-    public var bufferedRecords: Int {
-        unsent.count + waiting.count + retries.reduce(0) { $0 + $1.records.count }
-            + inFlight.values.reduce(0) { $0 + $1.records.count }
+    /// Records not yet answered for: stored (in flight included) and waiting to be stored.
+    public var bufferedRecords: Int { store.storedRecords + waiting.count }
+
+    /// Starts delivering what the store already holds (a disk backlog from an earlier run).
+    public func start() {
+        if !store.isEmpty { startFlushTimer() }
+        pump()
     }
 
-    public var bufferedBytes: Int { bufferedCost }
-
     /// Offers freshly framed records. Returns false when the caller must stop reading until
-    /// `onRoom` (blocking mode, buffer full); the records are kept, nothing is lost.
+    /// `onRoom` (backpressure); the records are kept, nothing is lost.
     @discardableResult
     public func accept(_ records: [LogRecord]) -> Bool {
-        for record in records { admit(record) }
+        if waiting.isEmpty {
+            storeNow(records[...])
+        } else {
+            waiting.append(contentsOf: records)
+        }
         pump()
         return waiting.isEmpty
     }
 
-    private func admit(_ record: LogRecord) {
-        let cost = record.bufferCost
-        if waiting.isEmpty && bufferedCost + cost <= capacity {
-            enqueue(record)
-            return
-        }
-        switch policy {
-        case .block:
-            waiting.append(record)
-        case .dropNewest:
-            stats.dropped(record, reason: .bufferFull)
-        case .dropOldest:
-            while bufferedCost + cost > capacity, let oldest = dequeueUnsent() {
-                bufferedCost -= oldest.bufferCost
-                stats.dropped(oldest, reason: .bufferFull)
-            }
-            if bufferedCost + cost <= capacity {
-                enqueue(record)
-            } else {
-                stats.dropped(record, reason: .bufferFull)  // everything else is in flight
-            }
-        }
+    private func storeNow(_ records: ArraySlice<LogRecord>) {
+        guard !records.isEmpty else { return }
+        let wasEmpty = store.isEmpty
+        let taken = store.store(records) { stats.dropped($0) }
+        if wasEmpty && !store.isEmpty { startFlushTimer() }
+        if taken < records.count { waiting.append(contentsOf: records[(records.startIndex + taken)...]) }
     }
 
-    private func enqueue(_ record: LogRecord, first: Bool = false) {
-        if unsent.isEmpty { startFlushTimer() }
-        if first { unsent.prepend(record) } else { unsent.append(record) }
-        bufferedCost += record.bufferCost
-        unsentBatchBytes += record.line.count + limits.bytesPerRecord
+    /// Moves records that waited for room into the store; tells paused readers to go on.
+    private func refill() {
+        guard !waiting.isEmpty else { return }
+        let pending = Array(waiting)
+        waiting.removeAll()
+        storeNow(pending[...])
+        if waiting.isEmpty { onRoom?() }
     }
 
-    private func dequeueUnsent() -> LogRecord? {
-        guard let record = unsent.popFirst() else { return nil }
-        unsentBatchBytes -= record.line.count + limits.bytesPerRecord
-        return record
+    /// Counts losses found outside the store's own path (a disk store's recovery).
+    public func countLosses(_ losses: [DropLoss]) {
+        losses.forEach { stats.dropped($0) }
+        if !losses.isEmpty { pump() }
     }
 
     /// No more input will come (every pipe reached EOF or was abandoned): send what is left now.
@@ -132,36 +116,30 @@ public final class DeliveryCore: @unchecked Sendable {
     }
 
     private func checkDrained() {
-        guard let completion = drainCompletion, inputFinished, unsent.isEmpty, waiting.isEmpty,
-              retries.isEmpty, inFlight.isEmpty else { return }
+        guard let completion = drainCompletion, inputFinished, store.isEmpty, waiting.isEmpty,
+              reports.isEmpty, retries.isEmpty, inFlight.isEmpty else { return }
         drainCompletion = nil
         completion()
     }
 
-    /// The shutdown deadline: whatever is still buffered is counted as dropped (undelivered at the
-    /// shutdown timeout) and the drain completes.
+    /// The shutdown deadline: what is still in memory is counted as dropped (undelivered at the
+    /// shutdown timeout); a durable store keeps its records for the next start. The drain ends.
     public func abandon() {
         guard drainCompletion != nil else { return }
         inputFinished = true
-        for batch in retries { batch.records.forEach { stats.dropped($0, reason: .shutdownTimeout, reportable: false) } }
-        for batch in inFlight.values { batch.records.forEach { stats.dropped($0, reason: .shutdownTimeout, reportable: false) } }
-        for record in unsent { stats.dropped(record, reason: .shutdownTimeout, reportable: false) }
-        for record in waiting { stats.dropped(record, reason: .shutdownTimeout, reportable: false) }
+        var lost = Array(waiting) + store.abandon()
+        if !store.isDurable {
+            lost += retries.flatMap(\.batch.records) + inFlight.values.flatMap(\.batch.records)
+        }
+        lost.forEach { stats.dropped($0, reason: .shutdownTimeout, reportable: false) }
         retries.removeAll()
         inFlight.removeAll()
-        unsent.removeAll()
         waiting.removeAll()
-        bufferedCost = 0
-        unsentBatchBytes = 0
-        if let reason = lastFailureReason {
+        reports.removeAll()
+        if let reason = lastFailureReason, !lost.isEmpty {
             diagnostics.warning("shutdown timeout reached with records undelivered; last error: \(reason)")
         }
         checkDrained()
-    }
-
-    /// Counts records that never reached the buffer (e.g. still in a pipe at the deadline).
-    public func countUndelivered(_ records: [LogRecord]) {
-        records.forEach { stats.dropped($0, reason: .shutdownTimeout, reportable: false) }
     }
 
     private func startFlushTimer() {
@@ -180,9 +158,9 @@ public final class DeliveryCore: @unchecked Sendable {
             refill()
             sent = false
             while !backingOff, inFlight.count < sink.maxInFlight {
-                if let batch = retries.popFirst() {
-                    send(batch)
-                } else if !unsent.isEmpty, flushDue || inputFinished || unsentFillsABatch || underPressure {
+                if let retry = retries.popFirst() {
+                    send(retry)
+                } else if batchDue {
                     send(makeBatch())
                 } else {
                     break
@@ -190,72 +168,72 @@ public final class DeliveryCore: @unchecked Sendable {
                 sent = true
             }
         } while sent && !waiting.isEmpty
-        if unsent.isEmpty {
+        if store.isEmpty && reports.isEmpty {
             flushDue = false
             flushTimer?.cancel()
             flushTimer = nil
         }
     }
 
-    /// Half the buffer in use, or readers waiting: waiting for a fuller batch would only stall
-    /// the workload (blocking) or drop records (non-blocking).
-    private var underPressure: Bool { !waiting.isEmpty || bufferedCost >= capacity / 2 }
-
-    private var unsentFillsABatch: Bool {
-        unsent.count >= limits.maxRecords || unsentBatchBytes >= limits.maxBytes
+    private var batchDue: Bool {
+        if !reports.isEmpty { return true }
+        guard !store.isEmpty else { return false }
+        // Readers waiting for room: a fuller batch would only stall the workload.
+        return flushDue || inputFinished || !waiting.isEmpty || store.batchDue(limits)
     }
 
-    private func makeBatch() -> Batch {
-        var records: [LogRecord] = []
-        records.reserveCapacity(min(unsent.count, limits.maxRecords))
-        var bytes = 0
-        while let next = unsent.first, records.count < limits.maxRecords {
-            let size = next.line.count + limits.bytesPerRecord
-            if !records.isEmpty && bytes + size > limits.maxBytes { break }
-            records.append(dequeueUnsent()!)
-            bytes += size
-        }
+    private func makeBatch() -> Sent {
+        var records = Array(reports)
+        reports.removeAll()
+        var rest = limits
+        rest.maxRecords = max(1, limits.maxRecords - records.count)
+        rest.maxBytes = max(1, limits.maxBytes - records.reduce(0) { $0 + $1.line.count + limits.bytesPerRecord })
+        let taken = store.takeBatch(rest)
+        records += taken.records
         defer { nextBatchID += 1 }
-        return Batch(id: nextBatchID, records: records)
+        return Sent(batch: Batch(id: nextBatchID, records: records), receipt: taken.receipt)
     }
 
-    private func send(_ batch: Batch) {
-        diagnostics.debug("send batch \(batch.id): \(batch.records.count) records, buffered \(bufferedCost) bytes, \(waiting.count) waiting")
-        inFlight[batch.id] = batch
-        sink.send(batch) { [self] outcome in
-            scheduler.execute { [self] in complete(batch.id, outcome) }
+    private func send(_ sent: Sent) {
+        let id = sent.batch.id
+        diagnostics.debug("send batch \(id): \(sent.batch.records.count) records, \(waiting.count) waiting")
+        inFlight[id] = sent
+        sink.send(sent.batch) { [self] outcome in
+            scheduler.execute { [self] in complete(id, outcome) }
         }
     }
 
     private func complete(_ id: UInt64, _ outcome: SendOutcome) {
-        guard let batch = inFlight.removeValue(forKey: id) else { return }  // abandoned at deadline
+        guard let sent = inFlight.removeValue(forKey: id) else { return }  // abandoned at deadline
         switch outcome {
         case .delivered:
-            release(batch, rejected: [])
+            release(sent, rejected: [])
         case .rejected(let rejections):
-            release(batch, rejected: rejections)
+            release(sent, rejected: rejections)
         case .retryable(let reason):
-            retries.append(batch)
+            retries.append(sent)
             retryLater(reason)
         }
         pump()
         checkDrained()
     }
 
-    private func release(_ batch: Batch, rejected: [Rejection]) {
+    private func release(_ sent: Sent, rejected: [Rejection]) {
         var bytes = 0
         var delivered = 0
-        var refused = [DropReason?](repeating: nil, count: batch.records.count)
+        var refused = [DropReason?](repeating: nil, count: sent.batch.records.count)
         for r in rejected { for i in r.indices where i < refused.count { refused[i] = .rejected(r.reason) } }
-        for (i, record) in batch.records.enumerated() {
-            bufferedCost -= record.bufferCost
+        for (i, record) in sent.batch.records.enumerated() {
             if let reason = refused[i] {
                 stats.dropped(record, reason: reason)
-            } else if !record.isDropReport {
+            } else if record.isDropReport {
+                stats.reportSent()
+            } else {
                 delivered += 1
                 bytes += record.line.count
             }
         }
+        store.release(sent.receipt)
         stats.delivered(records: delivered, bytes: bytes)
         if !backingOff { backoff.succeed() }
         lastFailureReason = nil
@@ -265,11 +243,7 @@ public final class DeliveryCore: @unchecked Sendable {
     /// Once the sink accepts data again, the gap becomes visible where people read the logs.
     private func reportDrops() {
         guard stats.hasUnreportedDrops else { return }
-        // Ahead of newer records, and outside the capacity: a report must never be dropped.
-        for report in stats.takeDropReports(at: clock.now()).reversed() {
-            enqueue(report, first: true)
-            stats.reportSent()
-        }
+        reports.append(contentsOf: stats.takeDropReports(at: clock.now()))
     }
 
     private func retryLater(_ reason: String) {
@@ -283,14 +257,5 @@ public final class DeliveryCore: @unchecked Sendable {
             pump()
             checkDrained()
         }
-    }
-
-    /// Moves records that waited for room into the buffer; tells paused readers to go on.
-    private func refill() {
-        guard !waiting.isEmpty else { return }
-        while let next = waiting.first, bufferedCost + next.bufferCost <= capacity {
-            enqueue(waiting.removeFirst())
-        }
-        if waiting.isEmpty { onRoom?() }
     }
 }

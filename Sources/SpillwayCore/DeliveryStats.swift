@@ -57,19 +57,23 @@ public struct DeliveryStats: Sendable {
     /// Counts a dropped record; `reportable` drops are announced in-band later.
     mutating func dropped(_ record: LogRecord, reason: DropReason, reportable: Bool = true) {
         guard !record.isDropReport else { return }  // spillway's own notes are not workload lines
-        droppedRecords += 1
-        droppedBytes += record.line.count
-        droppedByReason[reason, default: 0] += 1
+        dropped(DropLoss(record, reason: reason), reportable: reportable)
+    }
+
+    mutating func dropped(_ loss: DropLoss, reportable: Bool = true) {
+        droppedRecords += loss.records
+        droppedBytes += loss.bytes
+        droppedByReason[loss.reason, default: 0] += loss.records
         guard reportable else { return }
-        let key = DropKey(stream: record.stream, reason: reason)
+        let key = DropKey(stream: loss.stream, reason: loss.reason)
         if var report = unreported[key] {
-            report.records += 1
-            report.bytes += record.line.count
-            report.first = min(report.first, record.time)
-            report.last = max(report.last, record.time)
+            report.records += loss.records
+            report.bytes += loss.bytes
+            report.first = min(report.first, loss.first)
+            report.last = max(report.last, loss.last)
             unreported[key] = report
         } else {
-            unreported[key] = PendingDropReport(records: 1, bytes: record.line.count, first: record.time, last: record.time)
+            unreported[key] = PendingDropReport(records: loss.records, bytes: loss.bytes, first: loss.first, last: loss.last)
             unreportedOrder.append(key)
         }
     }

@@ -18,10 +18,10 @@ final class Pipeline: @unchecked Sendable {
 
     init(sink: Sink, configuration: PipelineSettings, diagnostics: Diagnostics) {
         scheduler = DispatchScheduler(queue: queue)
+        let store = MemoryStore(capacity: configuration.bufferSize, policy: configuration.policy, limits: sink.batchLimits)
         core = DeliveryCore(
-            sink: sink, scheduler: scheduler, clock: clock, policy: configuration.policy,
-            capacity: configuration.bufferSize, flushInterval: configuration.flushInterval,
-            diagnostics: diagnostics)
+            sink: sink, store: store, scheduler: scheduler, clock: clock,
+            flushInterval: configuration.flushInterval, diagnostics: diagnostics)
         framers = LogStream.allCases.map { Framer(stream: $0, maxLineSize: configuration.maxLineSize) }
         passthrough = configuration.passthrough
         self.diagnostics = diagnostics
@@ -44,6 +44,7 @@ final class Pipeline: @unchecked Sendable {
                 readers.append(reader)
             }
             readers.forEach { $0.start() }
+            core.start()
         }
     }
 

@@ -1,0 +1,121 @@
+import DequeModule
+
+/// What a memory store does when it is full.
+public enum BufferPolicy: Sendable, Equatable {
+    /// Take nothing more: the readers pause and the workload blocks in write(2) (blocking mode).
+    case block
+    /// Keep taking; drop the arriving record, or the oldest one not yet in a batch (non-blocking).
+    case dropNewest
+    case dropOldest
+}
+
+/// The memory buffer of the blocking and non-blocking modes. Its size counts each record's bytes
+/// plus `LogRecord.overhead` — also while a record is in flight, until the sink answered.
+public final class MemoryStore: RecordStore {
+    public let capacity: Int
+    public let policy: BufferPolicy
+    private let bytesPerRecord: Int
+    private var unsent = Deque<LogRecord>()
+    /// Cost of every record not yet released.
+    private var cost = 0
+    private var taken = 0
+    /// Unsent records measured as the sink counts a batch (bytes + its per-record charge).
+    private var unsentBatchBytes = 0
+
+    public init(capacity: Int, policy: BufferPolicy, limits: BatchLimits) {
+        self.capacity = capacity
+        self.policy = policy
+        self.bytesPerRecord = limits.bytesPerRecord
+    }
+
+    public var isEmpty: Bool { unsent.isEmpty }
+    public var storedRecords: Int { unsent.count + taken }
+    public var isDurable: Bool { false }
+    public var bufferedBytes: Int { cost }
+
+    public func store(_ records: ArraySlice<LogRecord>, dropped: (DropLoss) -> Void) -> Int {
+        var total = 0
+        var batchBytes = 0
+        for record in records {
+            total += record.bufferCost
+            batchBytes += record.line.count + bytesPerRecord
+        }
+        if cost + total <= capacity {
+            unsent.append(contentsOf: records)  // the common case: one bulk append
+            cost += total
+            unsentBatchBytes += batchBytes
+            return records.count
+        }
+        for (offset, record) in records.enumerated() {
+            if cost + record.bufferCost <= capacity {
+                append(record)
+                continue
+            }
+            switch policy {
+            case .block:
+                return offset
+            case .dropNewest:
+                dropped(DropLoss(record, reason: .bufferFull))
+            case .dropOldest:
+                while cost + record.bufferCost > capacity, let oldest = popUnsent() {
+                    cost -= oldest.bufferCost
+                    dropped(DropLoss(oldest, reason: .bufferFull))
+                }
+                if cost + record.bufferCost <= capacity {
+                    append(record)
+                } else {
+                    dropped(DropLoss(record, reason: .bufferFull))  // the rest is in flight
+                }
+            }
+        }
+        return records.count
+    }
+
+    public func batchDue(_ limits: BatchLimits) -> Bool {
+        unsent.count >= limits.maxRecords || unsentBatchBytes >= limits.maxBytes || cost >= capacity / 2
+    }
+
+    public func takeBatch(_ limits: BatchLimits) -> (records: [LogRecord], receipt: StoreReceipt) {
+        var records: [LogRecord] = []
+        records.reserveCapacity(min(unsent.count, limits.maxRecords))
+        var bytes = 0
+        var batchCost = 0
+        while let next = unsent.first, records.count < limits.maxRecords {
+            let size = next.line.count + limits.bytesPerRecord
+            if !records.isEmpty && bytes + size > limits.maxBytes { break }
+            let record = popUnsent()!
+            batchCost += record.bufferCost
+            records.append(record)
+            bytes += size
+        }
+        taken += records.count
+        return (records, StoreReceipt(cost: batchCost, positions: 0..<UInt64(records.count)))
+    }
+
+    public func release(_ receipt: StoreReceipt) {
+        cost -= receipt.cost
+        taken -= receipt.positions.count
+    }
+
+    public func abandon() -> [LogRecord] {
+        defer {
+            unsent.removeAll()
+            cost = 0
+            taken = 0
+            unsentBatchBytes = 0
+        }
+        return Array(unsent)
+    }
+
+    private func append(_ record: LogRecord) {
+        unsent.append(record)
+        cost += record.bufferCost
+        unsentBatchBytes += record.line.count + bytesPerRecord
+    }
+
+    private func popUnsent() -> LogRecord? {
+        guard let record = unsent.popFirst() else { return nil }
+        unsentBatchBytes -= record.line.count + bytesPerRecord
+        return record
+    }
+}
