@@ -111,7 +111,8 @@ import Testing
         "", ",", "127.0.0.1:24224", "fluentd", "http://a:1", "tcp://", "tcp://a", "tcp://a:", "tcp://:24224",
         "tcp://a:0", "tcp://a:65536", "tcp://a:99999999", "tcp://a:-1", "tcp://a:+1", "tcp://a:1x",
         "tcp://a:1/path", "tcp://user@a:1", "tcp://::1:24224", "tcp://[::1]", "tcp://[::1:24224",
-        "tcp://[zz]:1", "tcp://[zz:zz]:1", "tcp://[::1%]:1", "tcp://[1.2.3.4]:1", "tcp://[]:1", "unix://", "unix:///", "unix://relative.sock", "unix:relative",
+        "tcp://[zz]:1", "tcp://[zz:zz]:1", "tcp://[::1%]:1", "tcp://[1.2.3.4]:1", "tcp://[]:1",
+        "unix://", "unix:///", "unix://relative.sock", "unix:relative",
         "unix:///" + String(repeating: "x", count: 107),
     ])
     func rejects(_ text: String) {

@@ -165,11 +165,11 @@ def serve(sock, counter):
                 size = option.get(b"size") if isinstance(option, dict) else None
                 if not isinstance(size, int):
                     raise BadFraming(f"option has no int size: {option!r}")
-                counter.add(messages=1, events=size)
                 chunk = option.get(b"chunk")
+                # Counted before the ack goes out: a client may stop us as soon as it reads it.
+                counter.add(messages=1, events=size, acks_sent=int(chunk is not None))
                 if chunk is not None:
                     sock.sendall(b"\x81\xa3ack" + str_header(len(chunk)) + chunk)
-                    counter.add(acks_sent=1)
     except BadFraming as error:
         print(f"bench_receiver: {error}", file=sys.stderr, flush=True)
     except OSError:

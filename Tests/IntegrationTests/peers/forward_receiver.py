@@ -525,8 +525,8 @@ class Receiver:
         value = wire_bytes(chunk)
         payload = pack({"ack": value}) if self.args.ack_as_bin else pack_bytes_as_str({"ack": value})
         if self.args.ack_delay <= 0:
+            self.count("acks_sent")  # before sending: a client may stop us once it has the ack
             conn.send(payload)
-            self.count("acks_sent")
             return
         if conn.delayed_acks is None:
             conn.delayed_acks = queue.Queue()
@@ -543,11 +543,11 @@ class Receiver:
             time.sleep(max(0.0, due - time.monotonic()))
             if conn.killed:
                 return
+            self.count("acks_sent")
             try:
                 conn.send(payload)
             except OSError:
                 return
-            self.count("acks_sent")
 
     # --- signals -------------------------------------------------------------------------
 

@@ -102,13 +102,9 @@ class Client:
         if username:
             password_digest = hashlib.sha512(auth + username + password).hexdigest().encode()
         fields = [b"PING", hostname, salt, key_digest, username, password_digest]
-        ping = msgpack.packb(fields, use_bin_type=False)  # every field a str
-        if bin_field is not None:
-            fields[bin_field] = msgpack.packb(fields[bin_field], use_bin_type=True)
-            fields = [f if i == bin_field else msgpack.packb(f, use_bin_type=False)
-                      for i, f in enumerate(fields)]
-            ping = b"\x96" + b"".join(fields)
-        self.send(ping)
+        # Every field a str (use_bin_type=False packs bytes as str), except bin_field if given.
+        self.send(b"\x96" + b"".join(msgpack.packb(field, use_bin_type=(i == bin_field))
+                                     for i, field in enumerate(fields)))
         pong = self.read()
         assert pong[0] == "PONG"
         if pong[1]:
