@@ -46,7 +46,7 @@ public final class ConsoleSink: Sink {
             var cache = ConsoleEncoder.SecondCache()
             for record in batch.records { encoder.encode(record, into: &bytes, cache: &cache) }
             let written = bytes.withUnsafeBytes { output($0) }
-            completion(written ? .delivered : .rejected([Rejection(indices: batch.records.indices, reason: "stdout closed")]))
+            completion(written ? .delivered : .rejected([Rejection(indices: batch.records.indices, reason: .outputClosed)]))
         }
     }
 

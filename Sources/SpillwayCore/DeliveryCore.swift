@@ -95,12 +95,6 @@ public final class DeliveryCore: @unchecked Sendable {
         if waiting.isEmpty { onRoom?() }
     }
 
-    /// Counts losses found outside the store's own path (a disk store's recovery).
-    public func countLosses(_ losses: [DropLoss]) {
-        losses.forEach { stats.dropped($0) }
-        if !losses.isEmpty { pump() }
-    }
-
     /// No more input will come (every pipe reached EOF or was abandoned): send what is left now.
     public func finishInput() {
         inputFinished = true
@@ -155,19 +149,24 @@ public final class DeliveryCore: @unchecked Sendable {
     private func pump() {
         var sent: Bool
         repeat {
+            countStoreLosses()
             refill()
             sent = false
             while !backingOff, inFlight.count < sink.maxInFlight {
                 if let retry = retries.popFirst() {
                     send(retry)
-                } else if batchDue {
-                    send(makeBatch())
+                } else if batchDue, let batch = makeBatch() {
+                    send(batch)
                 } else {
                     break
                 }
                 sent = true
             }
         } while sent && !waiting.isEmpty
+        countStoreLosses()
+        if !reports.isEmpty && inFlight.isEmpty && !backingOff {
+            scheduler.execute { [self] in pump() }  // losses found by the last read
+        }
         if store.isEmpty && reports.isEmpty {
             flushDue = false
             flushTimer?.cancel()
@@ -182,7 +181,17 @@ public final class DeliveryCore: @unchecked Sendable {
         return flushDue || inputFinished || !waiting.isEmpty || store.batchDue(limits)
     }
 
-    private func makeBatch() -> Sent {
+    /// Losses the store found on its own (a disk store: damage, drop-oldest) are counted and
+    /// reported like any other drop.
+    private func countStoreLosses() {
+        let losses = store.takeLosses()
+        guard !losses.isEmpty else { return }
+        losses.forEach { stats.dropped($0) }
+        if !backingOff { reportDrops() }
+    }
+
+    /// Nil when nothing could be taken (a disk store skipped damaged records, now counted).
+    private func makeBatch() -> Sent? {
         var records = Array(reports)
         reports.removeAll()
         var rest = limits
@@ -190,6 +199,7 @@ public final class DeliveryCore: @unchecked Sendable {
         rest.maxBytes = max(1, limits.maxBytes - records.reduce(0) { $0 + $1.line.count + limits.bytesPerRecord })
         let taken = store.takeBatch(rest)
         records += taken.records
+        guard !records.isEmpty else { return nil }
         defer { nextBatchID += 1 }
         return Sent(batch: Batch(id: nextBatchID, records: records), receipt: taken.receipt)
     }
@@ -222,10 +232,11 @@ public final class DeliveryCore: @unchecked Sendable {
         var bytes = 0
         var delivered = 0
         var refused = [DropReason?](repeating: nil, count: sent.batch.records.count)
-        for r in rejected { for i in r.indices where i < refused.count { refused[i] = .rejected(r.reason) } }
+        for r in rejected { for i in r.indices where i < refused.count { refused[i] = r.reason } }
         for (i, record) in sent.batch.records.enumerated() {
             if let reason = refused[i] {
-                stats.dropped(record, reason: reason)
+                // An empty line is skipped, not a gap worth a note in the logs (DESIGN.md).
+                stats.dropped(record, reason: reason, reportable: reason != .emptyLine)
             } else if record.isDropReport {
                 stats.reportSent()
             } else {

@@ -7,6 +7,8 @@ public enum DropReason: Hashable, Sendable {
     case emptyLine
     case shutdownTimeout
     case outputClosed
+    /// Damaged or missing on disk (filesystem mode), with what the disk buffer found.
+    case damaged(String)
 
     public var text: String {
         switch self {
@@ -16,6 +18,7 @@ public enum DropReason: Hashable, Sendable {
         case .emptyLine: return "empty line the destination cannot take"
         case .shutdownTimeout: return "undelivered at the shutdown timeout"
         case .outputClosed: return "spillway's stdout is closed"
+        case .damaged(let what): return "lost from the disk buffer: \(what)"
         }
     }
 }

@@ -21,6 +21,13 @@ public protocol RecordStore: AnyObject {
     var isDurable: Bool { get }
     /// The shutdown deadline: gives up what waits in memory and returns it, to be counted.
     func abandon() -> [LogRecord]
+    /// Records the store lost on its own since the last call (a disk store: drop-oldest, damage
+    /// found on disk or at recovery), to be counted and reported.
+    func takeLosses() -> [DropLoss]
+}
+
+extension RecordStore {
+    public func takeLosses() -> [DropLoss] { [] }
 }
 
 /// What a store needs back to release a batch.

@@ -29,9 +29,9 @@ public struct Batch: Sendable {
 public struct Rejection: Sendable, Equatable {
     /// Indices into the batch's records.
     public var indices: Range<Int>
-    public var reason: String
+    public var reason: DropReason
 
-    public init(indices: Range<Int>, reason: String) {
+    public init(indices: Range<Int>, reason: DropReason) {
         self.indices = indices
         self.reason = reason
     }

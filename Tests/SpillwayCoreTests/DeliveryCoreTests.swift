@@ -132,7 +132,7 @@ private struct Harness {
         let h = Harness(policy: .block, capacity: 1 << 20, sink: sink)
         h.core.accept(records(["old", "new"]))
         h.scheduler.advance(by: .seconds(1))
-        sink.answer(.rejected([Rejection(indices: 0..<1, reason: "too old")]))
+        sink.answer(.rejected([Rejection(indices: 0..<1, reason: .rejected("too old"))]))
         h.scheduler.runPending()
         #expect(h.core.stats.droppedByReason[.rejected("too old")] == 1)
         #expect(h.core.stats.deliveredRecords == 1)
