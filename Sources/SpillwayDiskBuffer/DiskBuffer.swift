@@ -1,0 +1,294 @@
+// # The disk buffer (filesystem mode)
+//
+// Records are appended to segment files in a storage directory, read back in order, and deleted
+// once the sink has acknowledged them; it survives a crash or restart of spillway and replays
+// what was not acknowledged. One caller drives it (the delivery core, on its serial queue).
+//
+// ## Invariants
+//
+// - Every record gets a position: 0, 1, 2, … in append order, never reused while a record with
+//   that position may still exist. Positions grow across segments and across restarts.
+// - A record is written (write(2)) before `append` returns, so a crash of spillway alone loses
+//   nothing stored; fsync follows the sync policy (segment roll and `sync()`, or every append).
+// - Records are framed with their length and a CRC32C; a frame never spans two segments.
+// - Segments are named by the position of their first record and hold consecutive positions.
+//   Only the newest segment takes appends (the "active" one); older ones are immutable.
+// - Replay starts at the ledger's `acknowledged` position: every record below it was
+//   acknowledged or accounted as lost. Acknowledgements may come out of order; the ledger only
+//   follows the contiguous prefix, so a restart redelivers the rest (at-least-once).
+// - A segment is deleted only when every position in it is settled (acknowledged or lost), or
+//   by drop-oldest. Before a delete, the ledger accounting for it is fsynced: a power loss can
+//   never leave the ledger behind a deleted segment, so a gap found at start-up is a real loss.
+// - Bytes of segment files ≤ `limit`, except that an empty buffer accepts any one record (a
+//   record larger than the limit would otherwise block forever).
+// - Every record lost is reported once through `takeLosses()` with its reason: dropped by
+//   drop-oldest, skipped as damaged, in a segment moved to corrupt/ or removed by someone else.
+//
+// ## Files (all in the storage directory; directories 0700, files 0600)
+//
+//   lock                  flock(2)ed while a buffer is open; holds the holder's pid in decimal.
+//                         Created by the first open, never deleted (deleting a locked file lets
+//                         a second process lock a new inode at the same path).
+//   ledger                two ledger slots (below). Created at open, rewritten in place.
+//   segment-<16 hex>      segments, named by their first position. Created by `append`, deleted
+//                         when settled, by drop-oldest, or (empty or torn header) at recovery.
+//   corrupt/segment-…     segments that could not be read, moved aside at recovery or when the
+//                         disk reports EIO. Kept for the operator; not counted in the limit.
+//
+// ## Byte layouts (little-endian)
+//
+//   segment header, 32 bytes:
+//     0  magic "SPILLSEG"   8  version u32 = 1   12  header size u32 = 32
+//     16 first position u64 24  reserved u32 = 0  28  CRC32C of bytes 0..<28
+//
+//   frame (follow the header back to back, no padding):
+//     0  CRC32C u32 of bytes 4..<8+length (the length field and the body)
+//     4  length u32 of the body
+//     8  position u64
+//     16 time i64, nanoseconds since the Unix epoch
+//     24 flags u8: 1 stderr, 2 partial, 4 last partial, 8 drop report
+//     25 partial id high u64, low u64, ordinal i32      only when flag 2 is set (20 bytes)
+//     .. line bytes (the rest of the body)
+//   A 100-byte line takes 125 bytes on disk (145 as a partial).
+//
+//   ledger, two 64-byte slots at offsets 0 and 64, written alternately (generation % 2):
+//     0  magic "SPILLLDG"   8  version u32 = 1    12 reserved u32
+//     16 generation u64     24 acknowledged u64   32 deleted u64   40 in-flight-deleted u64
+//     48 CRC32C of bytes 0..<48
+//   The valid slot with the higher generation is the state; one pwrite updates one slot, so a
+//   torn write leaves the previous state readable. `deleted` exceeds `acknowledged` only after
+//   drop-oldest deleted a segment whose records were in flight (read, not acknowledged);
+//   `in-flight-deleted` counts those, which a restart reports lost.
+//
+// ## Writing
+//
+// `append` encodes as many records as fit the active segment (and the limit) into one buffer
+// and writes it with one pwrite, then rolls to a new segment when the next frame would take the
+// active one past `segmentSize` (a frame larger than that gets a segment of its own). A roll
+// fdatasyncs the finished segment. At the limit, or on ENOSPC/EDQUOT (the partial write is
+// truncated away), `.block` returns the count stored so far; `.dropOldest` deletes the oldest
+// segment, reporting the records in it that were not yet read, and continues.
+//
+// ## Reading and acknowledging
+//
+// Records appended while the reader is caught up (a healthy sink) are also kept in memory, up
+// to 4 MiB (`RecentRecords`), and read from there: the same bytes, without a pread and a second
+// CRC. A reader further behind, or after a restart, reads the disk: it walks segments from the
+// replay position with `FrameScanner`, in 1 MiB preads; lines slice those chunks, so memory is
+// the batches in flight, not the backlog. A frame that fails its checks (length, checksum,
+// position) is skipped by trying each following byte offset until a frame verifies; the
+// positions it jumps over are the records lost. Positions missing between segments (a segment
+// moved to corrupt/ or deleted by hand) are lost the same way. Lost positions count as settled.
+// Acknowledgements settle positions; when the settled prefix grows, the ledger is rewritten
+// (pwrite, no fsync) and fully settled segments are deleted.
+//
+// ## Recovery (at open)
+//
+// 1. Create the directory, take the lock (or fail naming the holder's pid).
+// 2. Read the ledger. Missing or damaged: replay from the oldest segment (redeliver, never lose).
+//    `deleted` > `acknowledged`: the in-flight records counted there died with the previous
+//    run — a loss; replay starts at `deleted`.
+// 3. Check each segment header; a bad one moves the segment to corrupt/ (an empty or header-
+//    torn newest segment, created just before a crash, is simply removed).
+// 4. Scan the newest segment to its last valid frame and truncate what follows: a torn tail of
+//    an interrupted write. The next position follows its last valid frame.
+// 5. Delete segments the ledger shows fully settled (a crash came between ack and delete).
+// Damage inside older segments is found, skipped and reported later by the reader.
+
+import SpillwayCore
+import SpillwaySystem
+
+/// A crash-safe, checksummed, size-bounded queue of log records on disk. Not thread-safe: use it
+/// from one thread or serial queue at a time.
+public final class DiskBuffer: @unchecked Sendable {
+    let options: DiskBufferOptions
+    let directory: String
+    let segmentSize: Int
+    let lock: FileDescriptor
+    var ledger: Ledger
+
+    /// Segment files by first position; when `writer` is open, the last one is the active one.
+    var segments: [Segment] = []
+    var writer: FileDescriptor?
+    var pending = WriteBuffer()
+    var pendingRecords = 0
+    /// Position of the next record appended.
+    var writerNext: UInt64 = 0
+    var settled = SettledPositions(prefix: 0)
+    /// A segment file was created since the directory was last fsynced.
+    var directoryDirty = false
+
+    /// Segment the reader is in; its scanner is nil until the reader enters it.
+    var readIndex = 0
+    var scanner: FrameScanner?
+    /// Position of the next record to hand out: the ones below were read, or lost.
+    var scanNext: UInt64 = 0
+    /// A step the scanner took that the last batch did not use (a record that did not fit).
+    var stashed: FrameScanner.Step?
+    /// Records appended while the reader was caught up, read from memory.
+    var recent = RecentRecords(budget: 4 << 20)
+    /// The reader took records from `recent`: its place on disk is behind `scanNext`.
+    var diskLags = false
+    /// Damaged bytes skipped since the last valid frame, and where.
+    var damagedBytes = 0
+    var damagedSegment: UInt64 = 0
+    /// Segments moved aside or found missing, by first position: the reason for the gap the
+    /// reader will find there.
+    var damageNotes: [(first: UInt64, text: String)] = []
+    var losses: [DiskLoss] = []
+    var isClosed = false
+
+    /// What recovery did that lost nothing, for a diagnostic (e.g. a ledger rebuilt, so records
+    /// may come twice).
+    public internal(set) var recoveryNotes: [String] = []
+    /// Bytes of segment files on disk: what `limit` bounds.
+    public internal(set) var storedBytes = 0
+    public var syncPolicy: SyncPolicy { options.sync }
+
+    /// Opens (creating) the buffer in `options.directory`, locks it and recovers what an earlier
+    /// run left.
+    public init(options: DiskBufferOptions) throws(DiskBufferError) {
+        self.options = options
+        let directory = options.directory.count > 1 && options.directory.hasSuffix("/")
+            ? String(options.directory.dropLast()) : options.directory
+        self.directory = directory
+        segmentSize = max(Layout.segmentHeaderSize + 1, min(options.segmentSize, options.limit / 2))
+        try Self.makeDirectories(directory)
+        lock = try Self.takeLock(directory)
+        let found: Ledger.Found
+        do {
+            (ledger, found) = try Ledger.open(directory: directory)
+        } catch {
+            try? lock.close()
+            throw .io(error)
+        }
+        do {
+            try recover(ledger: found)
+        } catch {
+            close()
+            throw .io(error)
+        }
+    }
+
+    deinit {
+        close()
+        pending.deallocate()
+    }
+
+    /// Appends in order: written (write(2)) before returning, and fsynced too with `.full`.
+    /// Returns how many were stored: fewer than given only with `.block` when the limit or a
+    /// full disk is reached — the caller keeps the rest and retries after acknowledgements free
+    /// space. With `.dropOldest` the oldest segments make room, their unread records reported.
+    public func append(_ records: ArraySlice<LogRecord>) throws(DiskBufferError) -> Int {
+        precondition(!isClosed, "DiskBuffer used after close()")
+        var next = records.startIndex
+        do {
+            while next < records.endIndex {
+                let size = Layout.frameSize(records[next])
+                if writer == nil {
+                    guard try makeRoom(for: Layout.segmentHeaderSize + size) else { break }
+                    guard try openSegment() else {
+                        if try dropOldestSegment(cause: .diskFull) { continue }
+                        break
+                    }
+                } else if !activeSegmentHasRoom(for: size) {
+                    try roll()
+                    continue
+                } else if !(try makeRoom(for: size)) {
+                    break
+                }
+                let end = encode(records[next...])
+                let position = writerNext
+                if try writePending() {
+                    recent.add(records[next..<end], at: position, readerAt: scanNext)
+                    next = end
+                } else if !(try dropOldestSegment(cause: .diskFull)) {
+                    break
+                }
+            }
+            if options.sync == .full {
+                try writer?.synchronizeData()
+                try synchronizeDirectoryIfNeeded()
+            }
+        } catch {
+            throw .io(error)
+        }
+        return next - records.startIndex
+    }
+
+    /// The next unread records, in order, within the limits (bytes counted as line bytes plus
+    /// `bytesPerRecord`; the first record is taken even when it alone exceeds `maxBytes`); nil
+    /// when nothing is unread. Advances the read cursor: after a restart, reading starts again
+    /// at the oldest unacknowledged record. Streams from disk (or from the bounded copy of
+    /// recent appends): memory stays small whatever the backlog.
+    public func read(maxRecords: Int, maxBytes: Int, bytesPerRecord: Int) throws(DiskBufferError) -> DiskBatch? {
+        precondition(!isClosed, "DiskBuffer used after close()")
+        let start = scanNext
+        var batch = BatchBuilder(maxRecords: maxRecords, maxBytes: maxBytes, bytesPerRecord: bytesPerRecord)
+        batch.records.reserveCapacity(min(maxRecords, unreadCount, maxBytes / max(bytesPerRecord, 16) + 1))
+        do {
+            try fill(&batch)
+            // Damage skipped on the way settles positions too.
+            try release()
+        } catch {
+            throw .io(error)
+        }
+        return batch.records.isEmpty ? nil : DiskBatch(records: batch.records, positions: start..<scanNext)
+    }
+
+    /// Acknowledged positions (a batch's `positions`), in any order. Storage is released over the
+    /// contiguous acknowledged prefix only: the ledger advances and settled segments are deleted.
+    public func acknowledge(_ positions: Range<UInt64>) throws(DiskBufferError) {
+        precondition(!isClosed, "DiskBuffer used after close()")
+        let upper = min(positions.upperBound, scanNext)
+        guard positions.lowerBound < upper else { return }
+        settled.insert(positions.lowerBound..<upper)
+        do { try release() } catch { throw .io(error) }
+    }
+
+    /// Forces the active segment, new directory entries and the ledger to disk.
+    public func sync() throws(DiskBufferError) {
+        precondition(!isClosed, "DiskBuffer used after close()")
+        do {
+            try writer?.synchronizeData()
+            try synchronizeDirectoryIfNeeded()
+            try ledger.synchronize()
+        } catch {
+            throw .io(error)
+        }
+    }
+
+    /// Records stored and not yet handed out by `read`.
+    public var unreadCount: Int { Int(writerNext - scanNext) }
+
+    /// Records stored and not yet acknowledged (unread, or read and in flight).
+    public var unacknowledgedCount: Int {
+        Int(writerNext - settled.prefix - settled.count(in: settled.prefix..<writerNext))
+    }
+
+    /// Losses since the last call.
+    public func takeLosses() -> [DiskLoss] {
+        defer { losses = [] }
+        return losses
+    }
+
+    /// Closes the files and releases the lock, without fsync: call `sync()` first to be safe from
+    /// a power loss. Nothing stored is lost; the next open replays what was not acknowledged.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        leaveSegment()
+        try? writer?.close()
+        writer = nil
+        try? ledger.fd.close()
+        try? lock.close()
+    }
+
+    func path(_ first: UInt64) -> String { directory + "/" + Layout.segmentName(first) }
+}
+
+/// A segment file: its first position and its size on disk.
+struct Segment {
+    let first: UInt64
+    var size: Int
+}

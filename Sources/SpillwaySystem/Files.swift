@@ -1,0 +1,141 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How `FileDescriptor.open` opens a path. Every descriptor is close-on-exec: the workload must
+/// never inherit spillway's storage files.
+public struct OpenOptions: OptionSet, Sendable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    public static let readOnly = OpenOptions([])
+    public static let writeOnly = OpenOptions(rawValue: O_WRONLY)
+    public static let readWrite = OpenOptions(rawValue: O_RDWR)
+    public static let create = OpenOptions(rawValue: O_CREAT)
+    public static let exclusive = OpenOptions(rawValue: O_EXCL)
+    public static let directory = OpenOptions(rawValue: O_DIRECTORY)
+}
+
+extension FileDescriptor {
+    /// Opens `path`; `permissions` apply when the file is created (and the umask may narrow them).
+    public static func open(
+        _ path: String, _ options: OpenOptions, permissions: UInt32 = 0o600
+    ) throws(SystemError) -> FileDescriptor {
+        let fd = try syscall("open(\(path))", { Glibc.open(path, options.rawValue | O_CLOEXEC, permissions) })
+        return FileDescriptor(rawValue: fd)
+    }
+
+    /// Reads up to `buffer.count` bytes at `offset`; fewer only at end of file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(SystemError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = try syscall("pread", {
+                Glibc.pread(rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            })
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// Writes all of `bytes` at `offset`. On error some prefix may already be written: the caller
+    /// truncates back if it needs all or nothing.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SystemError) {
+        var done = 0
+        while done < bytes.count {
+            done += try syscall("pwrite", {
+                Glibc.pwrite(rawValue, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            })
+        }
+    }
+
+    /// fsync(2): data and metadata (size, and for a directory its entries).
+    public func synchronize() throws(SystemError) {
+        try syscall("fsync", { Glibc.fsync(rawValue) })
+    }
+
+    /// fdatasync(2): data, and the size when it changed; not timestamps.
+    public func synchronizeData() throws(SystemError) {
+        try syscall("fdatasync", { Glibc.fdatasync(rawValue) })
+    }
+
+    public func truncate(to size: Int) throws(SystemError) {
+        try syscall("ftruncate", { Glibc.ftruncate(rawValue, off_t(size)) })
+    }
+
+    public func size() throws(SystemError) -> Int {
+        var info = stat()
+        try syscall("fstat", { Glibc.fstat(rawValue, &info) })
+        return Int(info.st_size)
+    }
+
+    /// Takes an exclusive flock(2) without waiting; false when another open file description holds
+    /// it (another process, or another open of the same file in this one).
+    public func tryLockExclusive() throws(SystemError) -> Bool {
+        // Named through its type: `Glibc.flock` means the struct of the same name.
+        let flockCall: (Int32, Int32) -> Int32 = flock
+        switch try syscall(expecting: EWOULDBLOCK, "flock", { flockCall(rawValue, LOCK_EX | LOCK_NB) }) {
+        case .success: return true
+        case .failure: return false
+        }
+    }
+}
+
+/// Path-level file-system calls.
+public enum FileSystem {
+    /// mkdir(2). Returns false when something already exists at `path`.
+    @discardableResult
+    public static func makeDirectory(_ path: String, permissions: UInt32 = 0o700) throws(SystemError) -> Bool {
+        switch try syscall(expecting: EEXIST, "mkdir(\(path))", { Glibc.mkdir(path, permissions) }) {
+        case .success: return true
+        case .failure: return false
+        }
+    }
+
+    public static func rename(_ from: String, to: String) throws(SystemError) {
+        try syscall("rename(\(from), \(to))", { Glibc.rename(from, to) })
+    }
+
+    /// unlink(2). Returns false when the file was already gone.
+    @discardableResult
+    public static func remove(_ path: String) throws(SystemError) -> Bool {
+        switch try syscall(expecting: ENOENT, "unlink(\(path))", { Glibc.unlink(path) }) {
+        case .success: return true
+        case .failure: return false
+        }
+    }
+
+    /// Names in a directory, without "." and "..", in no particular order.
+    public static func contents(ofDirectory path: String) throws(SystemError) -> [String] {
+        guard let dir = opendir(path) else { throw SystemError(call: "opendir(\(path))", errno: errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while true {
+            // readdir returns NULL both at the end and on error; only errno tells them apart.
+            errno = 0
+            guard let entry = readdir(dir) else {
+                if errno != 0 { throw SystemError(call: "readdir(\(path))", errno: errno) }
+                return names
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+    }
+
+    /// Makes a directory's entries (created, renamed, removed files) durable.
+    public static func synchronizeDirectory(_ path: String) throws(SystemError) {
+        let fd = try FileDescriptor.open(path, [.readOnly, .directory])
+        defer { try? fd.close() }
+        try fd.synchronize()
+    }
+}
+
+extension SystemError {
+    /// The file system or the user's quota is full.
+    public var isOutOfSpace: Bool { errno == ENOSPC || errno == EDQUOT }
+    public var isNotFound: Bool { errno == ENOENT }
+    /// The medium failed (EIO): the data cannot be read, unlike a refusal to try.
+    public var isMediaError: Bool { errno == EIO }
+}
