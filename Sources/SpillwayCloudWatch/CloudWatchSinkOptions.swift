@@ -1,0 +1,66 @@
+/// Settings of the CloudWatch Logs sink (DESIGN.md, CloudWatch sink). `environment` is the
+/// process environment as a dictionary: the credential chain and the region/endpoint fallbacks
+/// read the standard `AWS_*` variables from it (this module never calls getenv).
+public struct CloudWatchSinkOptions: Sendable {
+    /// SPILLWAY_CLOUDWATCH_GROUP.
+    public var group: String
+    /// SPILLWAY_CLOUDWATCH_STREAM, already template-expanded.
+    public var stream: String
+    /// SPILLWAY_CLOUDWATCH_CREATE_GROUP (default false).
+    public var createGroup: Bool
+    /// SPILLWAY_CLOUDWATCH_CREATE_STREAM (default true).
+    public var createStream: Bool
+    /// SPILLWAY_CLOUDWATCH_RETENTION_DAYS: applied with PutRetentionPolicy to a group spillway creates.
+    public var retentionDays: Int?
+    /// SPILLWAY_CLOUDWATCH_REGION; nil: AWS_REGION, AWS_DEFAULT_REGION, then instance metadata.
+    public var region: String?
+    /// SPILLWAY_CLOUDWATCH_ENDPOINT; nil: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL, then
+    /// https://logs.<region>.amazonaws.com.
+    public var endpoint: String?
+    /// SPILLWAY_CLOUDWATCH_FORMAT: "json/emf" sends `x-amzn-logs-format: json/emf`.
+    public var format: String?
+    /// The process environment (AWS_* variables for credentials, region, endpoints, AWS_CA_BUNDLE).
+    public var environment: [String: String]
+    public var connectTimeout: Duration
+    /// Whole PutLogEvents exchange (and the create calls), from the first byte written.
+    public var requestTimeout: Duration
+    /// STS and the container credentials endpoint.
+    public var credentialsTimeout: Duration
+    /// Each instance-metadata request (the region lookup at start waits for about this long).
+    public var metadataTimeout: Duration
+
+    public init(
+        group: String, stream: String, createGroup: Bool = false, createStream: Bool = true,
+        retentionDays: Int? = nil, region: String? = nil, endpoint: String? = nil, format: String? = nil,
+        environment: [String: String] = [:], connectTimeout: Duration = .seconds(5),
+        requestTimeout: Duration = .seconds(30), credentialsTimeout: Duration = .seconds(5),
+        metadataTimeout: Duration = .seconds(1)
+    ) {
+        self.group = group
+        self.stream = stream
+        self.createGroup = createGroup
+        self.createStream = createStream
+        self.retentionDays = retentionDays
+        self.region = region
+        self.endpoint = endpoint
+        self.format = format
+        self.environment = environment
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+        self.credentialsTimeout = credentialsTimeout
+        self.metadataTimeout = metadataTimeout
+    }
+}
+
+/// A sink that cannot start: `variable` is the environment variable to fix (a 125 at start).
+public struct CloudWatchSinkSetupError: Error, CustomStringConvertible, Equatable {
+    public var variable: String
+    public var message: String
+
+    public init(variable: String, message: String) {
+        self.variable = variable
+        self.message = message
+    }
+
+    public var description: String { "\(variable): \(message)" }
+}

@@ -1,0 +1,201 @@
+"""Issue 5: the CloudWatch sink against moto_server (an independent CloudWatch Logs
+implementation), read back with boto3: the API flow, group/stream creation, restarts and
+outages under the delivery modes."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import run, spillway_path, summary_line
+from cloudwatch_testlib import GROUP, STREAM, Moto, cloudwatch_env
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WRITER = os.path.join(HERE, "workloads", "steady_writer.py")
+
+
+@pytest.fixture
+def moto(tmp_path):
+    with Moto(tmp_path) as m:
+        yield m
+
+
+def moto_env(moto, **extra):
+    return cloudwatch_env(moto.url, key="testing", secret="testing", **extra)
+
+
+def seqs(messages):
+    return [int(m.group(1)) for m in (re.match(r"seq=(\d+)", x) for x in messages) if m]
+
+
+def test_every_line_arrives_in_order_with_group_stream_and_retention(moto):
+    code = "import sys\nsys.stdout.write(''.join(f'seq={i} line\\n' for i in range(3000)))"
+    result = run(["--", "python3", "-c", code], env=moto_env(moto, SPILLWAY_CLOUDWATCH_RETENTION_DAYS="7"), timeout=120)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert moto.messages() == [f"seq={i} line" for i in range(3000)]
+    logs = moto.client()
+    groups = logs.describe_log_groups(logGroupNamePrefix=GROUP)["logGroups"]
+    assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups] == [(GROUP, 7)]
+    streams = logs.describe_log_streams(logGroupName=GROUP)["logStreams"]
+    assert [s["logStreamName"] for s in streams] == [STREAM]
+    assert summary_line(result.stderr)["delivered"] == 3000
+
+
+def test_stream_is_created_in_an_existing_group(moto):
+    moto.client().create_log_group(logGroupName=GROUP)
+    env = moto_env(moto, SPILLWAY_CLOUDWATCH_CREATE_GROUP="false", SPILLWAY_CLOUDWATCH_STREAM="{name}/x")
+    result = run(["--", "python3", "-c", "print('hello'); print('world')"], env=env, timeout=60)
+    assert result.returncode == 0
+    assert moto.messages(stream="python3/x") == ["hello", "world"]
+
+
+def test_missing_group_without_create_group_is_retried_and_reported(moto):
+    env = moto_env(moto, SPILLWAY_CLOUDWATCH_CREATE_GROUP="false", SPILLWAY_SHUTDOWN_TIMEOUT="1500ms")
+    result = run(["--", "sh", "-c", "echo lost; exit 3"], env=env, timeout=60)
+    assert result.returncode == 3  # the workload's status, whatever the sink did
+    stderr = result.stderr.decode()
+    assert "SPILLWAY_CLOUDWATCH_CREATE_GROUP=true" in stderr
+    summary = summary_line(stderr.encode())
+    assert summary["delivered"] == 0 and summary["dropped"] == 1
+    assert moto.client().describe_log_groups()["logGroups"] == []
+
+
+def test_unreachable_cloudwatch_never_stops_the_start(tmp_path):
+    env = cloudwatch_env("http://127.0.0.1:9", SPILLWAY_MODE="non-blocking", SPILLWAY_SHUTDOWN_TIMEOUT="500ms")
+    result = run(["--", "sh", "-c", "echo started; exit 7"], env=env, timeout=30)
+    assert result.returncode == 7
+    assert b"started" not in result.stdout  # it went to the sink, not to our stdout
+    summary = summary_line(result.stderr)
+    assert summary["dropped"] == 1 and summary["delivered"] == 0
+    assert "connection refused" in result.stderr.decode()
+
+
+@pytest.mark.parametrize("env, variable", [
+    (dict(SPILLWAY_CLOUDWATCH_GROUP=""), "SPILLWAY_CLOUDWATCH_GROUP"),
+    (dict(AWS_REGION=""), "SPILLWAY_CLOUDWATCH_REGION"),
+    (dict(AWS_CONTAINER_CREDENTIALS_FULL_URI="http://10.1.2.3/creds", AWS_ACCESS_KEY_ID="", AWS_SECRET_ACCESS_KEY=""),
+     "AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+    (dict(AWS_ACCESS_KEY_ID="", AWS_SECRET_ACCESS_KEY=""), "AWS_ACCESS_KEY_ID"),
+    (dict(AWS_SECRET_ACCESS_KEY=""), "AWS_SECRET_ACCESS_KEY"),
+])
+def test_setup_errors_are_125_naming_the_variable(env, variable):
+    full = cloudwatch_env("http://127.0.0.1:9")
+    for k, v in env.items():
+        if v:
+            full[k] = v
+        else:
+            full.pop(k, None)
+    started = time.monotonic()
+    result = run(["--", "true"], env=full, timeout=30)
+    assert result.returncode == 125, result.stderr
+    assert variable in result.stderr.decode()
+    assert time.monotonic() - started < 5
+
+
+def start_writer(tmp_path, env, rate, count, seconds=60, size=80):
+    report = tmp_path / "writer.json"
+    progress = tmp_path / "progress"
+    proc = subprocess.Popen([spillway_path(), "--", sys.executable, WRITER, "--rate", str(rate), "--count", str(count),
+                             "--seconds", str(seconds), "--size", str(size), "--report", str(report),
+                             "--progress", str(progress)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return proc, report, progress
+
+
+def finish(proc, timeout=90):
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return out, err
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def read_int(path):
+    try:
+        return int(path.read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def test_moto_restart_mid_run_recreates_group_and_stream_and_loses_nothing(tmp_path, moto):
+    count = 3000
+    proc, report, progress = start_writer(tmp_path, moto_env(moto), rate=1000, count=count)
+    try:
+        wait_for(lambda: len(moto.messages()) >= 500, 30, "the first events in moto")
+        # Hold spillway still while moto's contents are read and moto is restarted, so that what
+        # the first moto got is known exactly (a request it answered after the read would be
+        # lost with it; one in flight is sent again to the new moto).
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            before = moto.messages()
+            moto.restart()
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        out, err = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err.decode(errors="replace")
+    after = moto.messages()
+    assert after, "nothing arrived after the restart"
+    first, second = seqs(before), seqs(after)
+    assert first == sorted(first) and second == sorted(second)
+    assert set(first) | set(second) == set(range(count)), "lines were lost across the restart"
+    assert err.decode().count("created log group") >= 2, "the group was not recreated"
+    summary = summary_line(err)
+    assert summary["dropped"] == 0
+
+
+@pytest.mark.parametrize("mode", ["blocking", "non-blocking"])
+def test_moto_stopped_under_a_steady_writer(tmp_path, moto, mode):
+    # 1.6 MB/s: a 3 s outage is more than the 1 MiB pipe and the 64 KiB buffer hold.
+    count = 16000
+    env = moto_env(moto, SPILLWAY_MODE=mode, SPILLWAY_MAX_BUFFER_SIZE="64k", SPILLWAY_MAX_LINE_SIZE="16k")
+    proc, report, progress = start_writer(tmp_path, env, rate=4000, count=count, seconds=30, size=400)
+    try:
+        wait_for(lambda: len(moto.messages()) > 0, 30, "the first events in moto")
+        moto.signal(signal.SIGSTOP)
+        try:
+            time.sleep(3)
+            written_during = read_int(progress)
+        finally:
+            moto.signal(signal.SIGCONT)
+        out, err = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err.decode(errors="replace")
+    writer = json.loads(report.read_text())
+    summary = summary_line(err)
+    messages = moto.messages()
+    got = seqs(messages)
+    assert got == sorted(got)
+    if mode == "blocking":
+        assert writer["written"] == count and summary["dropped"] == 0
+        assert set(got) == set(range(count))
+        assert writer["longest_write"] > 1.0, "the workload should have stalled while moto was stopped"
+    else:
+        assert writer["longest_write"] < 1.0, "non-blocking must never stall the workload"
+        assert written_during > 0
+        dropped = summary["dropped"]
+        assert dropped > 0 and len(set(got)) + dropped == writer["written"]
+        reported = sum(int(re.match(r"spillway: dropped (\d+) records", m).group(1))
+                       for m in messages if m.startswith("spillway: dropped"))
+        assert reported == dropped
