@@ -36,15 +36,38 @@ let package = Package(
                 "CSpillwayZlib",
             ]
         ),
+        .target(
+            name: "SpillwayCloudWatch",
+            dependencies: [
+                "SpillwayCore", "SpillwaySystem",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(name: "SpillwayDiskBuffer", dependencies: ["SpillwayCore", "SpillwaySystem"]),
         .systemLibrary(name: "CSpillwayZlib", path: "Sources/CSpillwayZlib"),
         .target(name: "SpillwayTestKit", dependencies: ["SpillwayCore"]),
         .executableTarget(
             name: "spillway",
-            dependencies: ["SpillwaySystem", "SpillwayCore", "SpillwayConfiguration", "SpillwayForward"]
+            dependencies: [
+                "SpillwaySystem", "SpillwayCore", "SpillwayConfiguration", "SpillwayForward",
+                "SpillwayCloudWatch", "SpillwayDiskBuffer",
+            ]
         ),
         .testTarget(name: "SpillwaySystemTests", dependencies: ["SpillwaySystem"]),
         .testTarget(name: "SpillwayCoreTests", dependencies: ["SpillwayCore", "SpillwayTestKit"]),
         .testTarget(name: "SpillwayConfigurationTests", dependencies: ["SpillwayConfiguration"]),
         .testTarget(name: "SpillwayForwardTests", dependencies: ["SpillwayForward", "SpillwayTestKit"]),
+        .testTarget(
+            name: "SpillwayCloudWatchTests",
+            dependencies: [
+                "SpillwayCloudWatch", "SpillwayTestKit",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "SpillwayDiskBufferTests", dependencies: ["SpillwayDiskBuffer", "SpillwaySystem"]),
     ]
 )

@@ -42,6 +42,9 @@ public enum ProcessControl {
 
     public static func isForwardable(_ signal: Int32) -> Bool { !notForwarded.contains(signal) }
 
+    /// SIGTERM, SIGINT, SIGHUP: what asks a process to stop.
+    public static func isStopRequest(_ signal: Int32) -> Bool { [SIGTERM, SIGINT, SIGHUP].contains(signal) }
+
     /// Sends `signal` to the process, or to its whole process group.
     public static func send(_ signal: Int32, to pid: pid_t, group: Bool) {
         // ESRCH (already gone) is expected during shutdown; nothing else can fail for our child.

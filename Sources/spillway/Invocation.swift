@@ -4,12 +4,20 @@ enum Invocation: Equatable {
     case help
     case version
     case checkConfiguration(command: [String])
+    /// Deliver a storage directory's backlog, with no workload. The optional command only names
+    /// the default directory, as it would for a run.
+    case drain(command: [String])
 
-    static let usage = "usage: spillway [--check-config] [--] COMMAND [ARGS...] | spillway --help | --version"
+    static let usage = """
+        usage: spillway [--check-config] [--] COMMAND [ARGS...]
+               spillway --drain [[--] COMMAND]   deliver filesystem mode's backlog, no workload
+               spillway --help | --version
+        """
 
     /// Flags come before the command; `--` ends them, and so does the first non-flag word.
     static func parse(_ arguments: [String]) -> Result<Invocation, UsageError> {
         var checkOnly = false
+        var drainOnly = false
         var index = 0
         while index < arguments.count {
             let word = arguments[index]
@@ -21,6 +29,10 @@ enum Invocation: Equatable {
                 checkOnly = true
                 index += 1
                 continue
+            case "--drain":
+                drainOnly = true
+                index += 1
+                continue
             default:
                 if word.hasPrefix("-") && word.count > 1 {
                     return .failure(UsageError(message: "unknown option \(word)\n\(usage)"))
@@ -29,7 +41,11 @@ enum Invocation: Equatable {
             break
         }
         let command = Array(arguments[index...])
+        if checkOnly && drainOnly {
+            return .failure(UsageError(message: "--check-config and --drain do not go together\n\(usage)"))
+        }
         if checkOnly { return .success(.checkConfiguration(command: command)) }
+        if drainOnly { return .success(.drain(command: command)) }
         guard !command.isEmpty else { return .failure(UsageError(message: "no command given\n\(usage)")) }
         return .success(.run(command: command))
     }

@@ -30,13 +30,24 @@ enum Launcher {
         case .run(let command):
             guard let configuration = configure(command: command) else { return 125 }
             return supervise(command: command, configuration: configuration)
+        case .drain(let command):
+            guard let configuration = configure(command: command, forDrain: true) else { return 125 }
+            return drain(configuration: configuration)
         }
     }
 
     /// Parses and validates the environment; prints the one-line error and returns nil on failure.
-    static func configure(command: [String]) -> Configuration? {
-        let environment = environmentDictionary()
+    static func configure(command: [String], forDrain: Bool = false) -> Configuration? {
+        var environment = environmentDictionary()
         do {
+            if forDrain {
+                // The backlog is filesystem mode's; any other mode is a mistake worth naming.
+                if let mode = environment["SPILLWAY_MODE"], mode != "filesystem" {
+                    throw ConfigurationError(
+                        variable: "SPILLWAY_MODE", value: mode, expected: "filesystem (or unset) with --drain")
+                }
+                environment["SPILLWAY_MODE"] = "filesystem"
+            }
             let configuration = try Configuration.parse(
                 environment: environment, command: command, hostname: ProcessControl.hostname())
             if let refusal = Configuration.unavailable(configuration, environment: environment) {
@@ -70,14 +81,7 @@ enum Launcher {
             return 125
         }
 
-        let sink: Sink
-        do {
-            sink = try SinkFactory.make(configuration, diagnostics: diagnostics)
-        } catch {
-            StandardErrorDiagnostics.write("spillway: \(error)")
-            return 125
-        }
-        let pipeline = Pipeline(sink: sink, configuration: configuration.pipelineSettings, diagnostics: diagnostics)
+        guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics) else { return 125 }
 
         let child: SpawnedProcess
         let inherited = ChildEnvironment(ProcessControl.environment(), ownPID: ProcessControl.currentPID)
@@ -105,14 +109,71 @@ enum Launcher {
         while finished.wait(timeout: .now()) == .timedOut {
             supervisorStep(child.pid, group: configuration.signalGroup)
         }
+        finish(sink: sink, pipeline: pipeline, exitCode: exitCode, diagnostics: diagnostics)
+        return exitCode
+    }
+
+    /// The sink, the store and the pipeline between them; nil after printing a 125 error.
+    static func makePipeline(_ configuration: Configuration, diagnostics: Diagnostics) -> (Sink, Pipeline)? {
+        let clock = SystemWallClock()
+        do {
+            let sink = try SinkFactory.make(configuration, environment: environmentDictionary(), diagnostics: diagnostics)
+            let store: RecordStore
+            do {
+                store = try StoreFactory.make(configuration, limits: sink.batchLimits, clock: clock, diagnostics: diagnostics)
+            } catch {
+                sink.shutdown {}
+                throw error
+            }
+            let pipeline = Pipeline(
+                sink: sink, store: store, clock: clock, configuration: configuration.pipelineSettings,
+                diagnostics: diagnostics)
+            return (sink, pipeline)
+        } catch {
+            StandardErrorDiagnostics.write("spillway: \(error)")
+            return nil
+        }
+    }
+
+    /// Closes the sink (briefly: delivery has ended) and the store; prints the summary line.
+    /// Returns the records left on disk.
+    @discardableResult
+    static func finish(sink: Sink, pipeline: Pipeline, exitCode: Int32, diagnostics: Diagnostics) -> Int {
         let sinkClosed = DispatchSemaphore(value: 0)
         sink.shutdown { sinkClosed.signal() }
         _ = sinkClosed.wait(timeout: .now() + .seconds(1))
-        let summary = pipeline.queue.sync { pipeline.core.stats.summary(exitCode: exitCode, buffered: 0) }
+        let stored = pipeline.close()
+        let summary = pipeline.queue.sync { pipeline.core.stats.summary(exitCode: exitCode, buffered: stored) }
         StandardErrorDiagnostics.write(summary)
         let usage = ProcessControl.ownResourceUsage()
         diagnostics.debug("resources user=\(usage.user)s system=\(usage.system)s max_rss=\(usage.maxRSSKiB)KiB")
-        return exitCode
+        return stored
+    }
+
+    /// `spillway --drain`: delivers the backlog and exits 0, or 1 when records stay on disk
+    /// (no progress for SPILLWAY_SHUTDOWN_TIMEOUT, or SIGTERM/SIGINT).
+    static func drain(configuration: Configuration) -> Int32 {
+        let diagnostics = StandardErrorDiagnostics(minimumLevel: configuration.diagnosticLevel)
+        guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics) else { return 125 }
+        let finished = DispatchSemaphore(value: 0)
+        let stallTimeout = max(configuration.shutdownTimeout, .seconds(1))
+        pipeline.drainBacklog(stallTimeout: stallTimeout) {
+            finished.signal()
+            ProcessControl.wakeSupervisor()
+        }
+        while finished.wait(timeout: .now()) == .timedOut {
+            if let signal = try? ProcessControl.waitForSignal(), ProcessControl.isStopRequest(signal) {
+                pipeline.queue.async { pipeline.giveUp() }
+            }
+        }
+        let stored = finish(sink: sink, pipeline: pipeline, exitCode: 0, diagnostics: diagnostics)
+        guard stored == 0 else {
+            diagnostics.error(
+                "\(stored) records remain in \(configuration.storage.path): no delivery progress for \(stallTimeout) "
+                    + "or stopped; run --drain again when the destination is reachable")
+            return 1
+        }
+        return 0
     }
 
     /// The supervisor loop until the main child exits; returns its exit code.

@@ -1,5 +1,6 @@
 import Dispatch
 import SpillwayCore
+import SpillwayDiskBuffer
 import SpillwaySystem
 
 /// Readers → framers → delivery core, all on one serial queue.
@@ -7,23 +8,29 @@ final class Pipeline: @unchecked Sendable {
     let queue = DispatchQueue(label: "spillway.pipeline")
     let core: DeliveryCore
     private let scheduler: DispatchScheduler
-    private let clock = SystemWallClock()
+    private let clock: WallClock
+    private let store: RecordStore
+    private var syncTimer: ScheduledWork?
+    private var watchdog: ScheduledWork?
     private var readers: [PipeReader] = []
     private var framers: [Framer]
     private var paused: [Bool] = [false, false]
     private var ended = 0
     private var records: [LogRecord] = []
     private let passthrough: Bool
+    private let flushInterval: Duration
     private let diagnostics: Diagnostics
 
-    init(sink: Sink, configuration: PipelineSettings, diagnostics: Diagnostics) {
+    init(sink: Sink, store: RecordStore, clock: WallClock, configuration: PipelineSettings, diagnostics: Diagnostics) {
         scheduler = DispatchScheduler(queue: queue)
-        let store = MemoryStore(capacity: configuration.bufferSize, policy: configuration.policy, limits: sink.batchLimits)
+        self.clock = clock
+        self.store = store
         core = DeliveryCore(
             sink: sink, store: store, scheduler: scheduler, clock: clock,
             flushInterval: configuration.flushInterval, diagnostics: diagnostics)
         framers = LogStream.allCases.map { Framer(stream: $0, maxLineSize: configuration.maxLineSize) }
         passthrough = configuration.passthrough
+        flushInterval = configuration.flushInterval
         self.diagnostics = diagnostics
         core.onRoom = { [unowned self] in
             for (i, reader) in readers.enumerated() where paused[i] {
@@ -44,7 +51,61 @@ final class Pipeline: @unchecked Sendable {
                 readers.append(reader)
             }
             readers.forEach { $0.start() }
-            core.start()
+            startDelivery()
+        }
+    }
+
+    /// Delivers what the store holds (a disk backlog) and, with `SPILLWAY_STORAGE_SYNC=normal`,
+    /// fsyncs the disk buffer every flush interval. Call on `queue`.
+    private func startDelivery() {
+        core.start()
+        if let disk = store as? DiskStore, disk.buffer.syncPolicy == .normal { scheduleSync(disk) }
+    }
+
+    private func scheduleSync(_ disk: DiskStore) {
+        syncTimer = scheduler.schedule(after: flushInterval) { [weak self] in
+            disk.sync()
+            self?.scheduleSync(disk)
+        }
+    }
+
+    /// `spillway --drain`: no workload, only the backlog. `completion` runs on `queue` once it
+    /// is delivered, or once `stallTimeout` passed without a record delivered (what is left
+    /// stays on disk).
+    func drainBacklog(stallTimeout: Duration, completion: @escaping @Sendable () -> Void) {
+        queue.async { [self] in
+            startDelivery()
+            core.finishInput()
+            watchProgress(every: stallTimeout, lastBuffered: core.bufferedRecords)
+            core.drain { [self] in
+                watchdog?.cancel()
+                completion()
+            }
+        }
+    }
+
+    private func watchProgress(every interval: Duration, lastBuffered: Int) {
+        watchdog = scheduler.schedule(after: interval) { [self] in
+            let buffered = core.bufferedRecords
+            if buffered < lastBuffered {
+                watchProgress(every: interval, lastBuffered: buffered)
+            } else {
+                cutOff()
+            }
+        }
+    }
+
+    /// Gives up at a deadline (what is on disk stays there). Call on `queue`.
+    func giveUp() { cutOff() }
+
+    /// After delivery ended: the disk buffer is synced and unlocked; returns the records still
+    /// stored (on disk, for the next start).
+    func close() -> Int {
+        queue.sync {
+            syncTimer?.cancel()
+            let stored = store.isDurable ? store.storedRecords : 0
+            (store as? DiskStore)?.close()
+            return stored
         }
     }
 

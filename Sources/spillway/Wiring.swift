@@ -1,5 +1,7 @@
+import SpillwayCloudWatch
 import SpillwayConfiguration
 import SpillwayCore
+import SpillwayDiskBuffer
 import SpillwayForward
 import SpillwaySystem
 
@@ -53,17 +55,46 @@ extension Configuration {
     }
 }
 
-/// A sink that cannot be set up (e.g. an unreadable TLS file): a 125 naming the variable.
-struct SinkSetupError: Error, CustomStringConvertible {
+extension Configuration {
+    func cloudWatchOptions(environment: [String: String]) -> CloudWatchSinkOptions {
+        CloudWatchSinkOptions(
+            group: cloudwatch.group ?? "", stream: cloudwatch.stream, createGroup: cloudwatch.createGroup,
+            createStream: cloudwatch.createStream, retentionDays: cloudwatch.retentionDays,
+            region: cloudwatch.region, endpoint: cloudwatch.endpoint, format: cloudwatch.format,
+            environment: environment)
+    }
+
+    var diskBufferOptions: DiskBufferOptions {
+        DiskBufferOptions(
+            directory: storage.path, limit: storage.limit,
+            full: storage.full == .dropOldest ? .dropOldest : .block,
+            sync: storage.sync == .full ? .full : .normal)
+    }
+}
+
+/// A sink or store that cannot be set up (an unreadable TLS file, a locked storage directory):
+/// a 125 naming the variable.
+struct SetupError: Error, CustomStringConvertible {
     var variable: String
     var message: String
     var description: String { "\(variable): \(message)" }
 }
 
 enum SinkFactory {
-    static func make(_ configuration: Configuration, diagnostics: Diagnostics) throws(SinkSetupError) -> Sink {
+    static func make(
+        _ configuration: Configuration, environment: [String: String], diagnostics: Diagnostics
+    ) throws(SetupError) -> Sink {
         switch configuration.sink {
-        case .console, .cloudwatch:
+        case .cloudwatch:
+            do {
+                return try CloudWatchSink(
+                    options: configuration.cloudWatchOptions(environment: environment), diagnostics: diagnostics)
+            } catch let error as CloudWatchSinkSetupError {
+                throw SetupError(variable: error.variable, message: error.message)
+            } catch {
+                throw SetupError(variable: "SPILLWAY_SINK", message: "\(error)")
+            }
+        case .console:
             return ConsoleSink(fields: configuration.recordFields) { bytes in
                 do {
                     try FileDescriptor.standardOutput.writeAll(bytes)
@@ -82,10 +113,34 @@ enum SinkFactory {
                 case "tlsKeyFile": "SPILLWAY_FORWARD_TLS_KEY"
                 default: "SPILLWAY_FORWARD_ADDRESS"
                 }
-                throw SinkSetupError(variable: variable, message: error.message)
+                throw SetupError(variable: variable, message: error.message)
             } catch {
-                throw SinkSetupError(variable: "SPILLWAY_SINK", message: "\(error)")
+                throw SetupError(variable: "SPILLWAY_SINK", message: "\(error)")
             }
         }
+    }
+}
+
+enum StoreFactory {
+    /// Memory for blocking and non-blocking modes; the disk buffer (locked, recovered, its
+    /// backlog ready to replay) for filesystem mode.
+    static func make(
+        _ configuration: Configuration, limits: BatchLimits, clock: WallClock, diagnostics: Diagnostics
+    ) throws(SetupError) -> RecordStore {
+        guard configuration.mode == .filesystem else {
+            return MemoryStore(
+                capacity: configuration.maxBufferSize, policy: configuration.pipelineSettings.policy, limits: limits)
+        }
+        let buffer: DiskBuffer
+        do {
+            buffer = try DiskBuffer(options: configuration.diskBufferOptions)
+        } catch {
+            throw SetupError(variable: "SPILLWAY_STORAGE_PATH", message: "\(error)")
+        }
+        buffer.recoveryNotes.forEach { diagnostics.warning("storage \(configuration.storage.path): \($0)") }
+        if buffer.unacknowledgedCount > 0 {
+            diagnostics.info("replaying \(buffer.unacknowledgedCount) records left in \(configuration.storage.path)")
+        }
+        return DiskStore(buffer: buffer, clock: clock, diagnostics: diagnostics)
     }
 }
