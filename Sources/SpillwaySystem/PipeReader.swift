@@ -4,17 +4,18 @@ import SpillwayCore
 import Glibc
 #endif
 
-/// Reads one non-blocking pipe with a Dispatch read source (epoll underneath) on `queue`.
+/// Reads one non-blocking pipe on `queue` whenever the `ReadinessWatcher` reports it readable.
 ///
 /// `onData` gets each read's bytes and the wall-clock time of that read, and returns whether to
-/// keep reading: returning false suspends the source (blocking mode's backpressure: the kernel
-/// pipe fills and the workload blocks in write(2)) until `resume()`.
+/// keep reading: returning false stops watching the pipe (blocking mode's backpressure: the
+/// kernel pipe fills and the workload blocks in write(2)) until `resume()`.
 public final class PipeReader: @unchecked Sendable {
     public typealias DataHandler = (UnsafeRawBufferPointer, Timestamp) -> Bool
 
     private let fd: FileDescriptor
     private let queue: DispatchQueue
-    private let source: DispatchSourceRead
+    private let watcher = ReadinessWatcher.shared
+    private var token: ReadinessWatcher.Token?
     private let clock: WallClock
     private let buffer: UnsafeMutableRawBufferPointer
     private let onData: DataHandler
@@ -36,26 +37,23 @@ public final class PipeReader: @unchecked Sendable {
         self.readLimit = bufferSize
         self.onData = onData
         self.onEnd = onEnd
-        self.source = DispatchSource.makeReadSource(fileDescriptor: fd.rawValue, queue: queue)
-        source.setEventHandler { [unowned self] in self.readAvailable(rounds: Self.roundsPerEvent) }
-        source.setCancelHandler { [fd, buffer] in
-            try? fd.close()
-            buffer.deallocate()
-        }
     }
 
-    public func start() { source.activate() }
+    deinit { buffer.deallocate() }
+
+    /// Starts watching the pipe. Call on `queue`.
+    public func start() {
+        token = watcher.add(fd: fd, queue: queue) { [self] in readAvailable(rounds: Self.roundsPerEvent) }
+        watcher.arm(token!)
+    }
 
     public var isFinished: Bool { finished }
     public var isSuspended: Bool { suspended }
 
-    /// Resumes a source that `onData` paused. Call on `queue`.
+    /// Resumes reading after `onData` paused it. Call on `queue`.
     public func resume() {
         guard suspended, !finished else { return }
         suspended = false
-        source.resume()
-        // The pipe may hold data that arrived while suspended: Dispatch's epoll registration does
-        // not report it again, so read now.
         queue.async { [self] in readAvailable(rounds: Self.roundsPerEvent) }
     }
 
@@ -92,26 +90,23 @@ public final class PipeReader: @unchecked Sendable {
                 finish(error)
                 return
             }
-            guard let count = result else { return }  // EAGAIN: wait for the next event
+            guard let count = result else {  // EAGAIN: wait until the pipe is readable again
+                if !ignoringSuspension { watcher.arm(token!) }
+                return
+            }
             if count == 0 {
                 finish(nil)
                 return
             }
             let keepReading = onData(UnsafeRawBufferPointer(rebasing: buffer[..<count]), clock.now())
-            if !keepReading && !suspended {
-                suspended = true
-                source.suspend()
-            }
+            if !keepReading && !finished { suspended = true }
         }
     }
 
     private func finish(_ error: SystemError?) {
         finished = true
-        if suspended {
-            suspended = false
-            source.resume()  // a suspended source cannot be cancelled cleanly
-        }
-        source.cancel()
+        if let token { watcher.remove(token) }
+        try? fd.close()
         onEnd(error)
     }
 }
