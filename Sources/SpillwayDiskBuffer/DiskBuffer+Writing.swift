@@ -29,18 +29,21 @@ extension DiskBuffer {
     /// nothing left to drop).
     func makeRoom(for bytes: Int) throws(SystemError) -> Bool {
         while storedBytes + pending.count + bytes > options.limit {
-            if writer != nil, segments[segments.count - 1].size > Layout.segmentHeaderSize,
-                settled.prefix >= writerNext
-            {
-                // Everything is acknowledged but the active segment still holds it: rolling
-                // deletes it.
-                try roll()
-                continue
-            }
+            if try rollSettledSegment() { continue }
             if settled.prefix >= writerNext { return true }
             if try dropOldestSegment(cause: .limit) { continue }
             return false
         }
+        return true
+    }
+
+    /// When everything is acknowledged but the active segment still holds it, rolling deletes
+    /// it: the way out of the limit or a full disk once the sink caught up.
+    func rollSettledSegment() throws(SystemError) -> Bool {
+        guard writer != nil, segments[segments.count - 1].size > Layout.segmentHeaderSize,
+            settled.prefix >= writerNext
+        else { return false }
+        try roll()
         return true
     }
 

@@ -65,9 +65,11 @@
 // `append` encodes as many records as fit the active segment (and the limit) into one buffer
 // and writes it with one pwrite, then rolls to a new segment when the next frame would take the
 // active one past `segmentSize` (a frame larger than that gets a segment of its own). A roll
-// fdatasyncs the finished segment. At the limit, or on ENOSPC/EDQUOT (the partial write is
-// truncated away), `.block` returns the count stored so far; `.dropOldest` deletes the oldest
-// segment, reporting the records in it that were not yet read, and continues.
+// fdatasyncs the finished segment. On ENOSPC/EDQUOT the partial write is truncated away and the
+// write retried with half as many records, down to one. At the limit, or when not even one
+// record fits the disk, an active segment whose records are all acknowledged is rolled (and so
+// deleted); failing that, `.block` returns the count stored so far and `.dropOldest` deletes the
+// oldest segment, reporting the records in it that were not yet read, and continues.
 //
 // ## Reading and acknowledging
 //
@@ -182,6 +184,8 @@ public final class DiskBuffer: @unchecked Sendable {
     public func append(_ records: ArraySlice<LogRecord>) throws(DiskBufferError) -> Int {
         precondition(!isClosed, "DiskBuffer used after close()")
         var next = records.startIndex
+        // On a full disk, retry with half as many records, down to one: store what still fits.
+        var chunk = Int.max
         do {
             while next < records.endIndex {
                 let size = Layout.frameSize(records[next])
@@ -197,12 +201,14 @@ public final class DiskBuffer: @unchecked Sendable {
                 } else if !(try makeRoom(for: size)) {
                     break
                 }
-                let end = encode(records[next...])
+                let end = encode(records[next..<(next + min(chunk, records.endIndex - next))])
                 let position = writerNext
                 if try writePending() {
                     recent.add(records[next..<end], at: position, readerAt: scanNext)
                     next = end
-                } else if !(try dropOldestSegment(cause: .diskFull)) {
+                } else if end - next > 1 {
+                    chunk = (end - next) / 2
+                } else if !(try rollSettledSegment()), !(try dropOldestSegment(cause: .diskFull)) {
                     break
                 }
             }

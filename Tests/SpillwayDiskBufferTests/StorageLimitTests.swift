@@ -132,13 +132,16 @@ import Testing
         #expect(performing: { _ = try DiskBuffer(options: DiskBufferOptions(directory: directory.storage)) }, throws: Self.isUnwritable)
     }
 
-    @Test(.enabled(if: Mount.isPossible, "needs mount(2): root with CAP_SYS_ADMIN"), arguments: [FullPolicy.block, .dropOldest])
-    func fullDiskIsHandledLikeTheLimit(policy: FullPolicy) throws {
+    /// Without a segment size the active segment may be larger than the disk: once acknowledged
+    /// it must be rolled away, or a blocked writer would wait forever.
+    @Test(.enabled(if: Mount.isPossible, "needs mount(2): root with CAP_SYS_ADMIN"),
+          arguments: [(FullPolicy.block, 64 << 10), (.dropOldest, 64 << 10), (.block, nil)] as [(FullPolicy, Int?)])
+    func fullDiskIsHandledLikeTheLimit(policy: FullPolicy, segmentSize: Int?) throws {
         let directory = TemporaryDirectory()
         let mountPoint = try Mount.tmpfs(at: directory.path + "/small", options: "size=256k")
         defer { mountPoint.unmount() }
         let buffer = try DiskBuffer(options: DiskBufferOptions(
-            directory: mountPoint.path + "/storage", limit: 64 << 20, full: policy, segmentSize: 64 << 10))
+            directory: mountPoint.path + "/storage", limit: 64 << 20, full: policy, segmentSize: segmentSize))
         defer { buffer.close() }
         let written = records(5000, size: 200)
         var stored = 0
