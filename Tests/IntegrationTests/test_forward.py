@@ -356,3 +356,15 @@ def test_unreachable_receiver_never_blocks_start_or_exit(spillway, tmp_path):
     assert time.monotonic() - start < 5
     fields = summary_line(result.stderr)
     assert (fields["delivered"], fields["dropped"]) == (0, 1)
+
+
+def test_a_workload_exiting_right_after_a_large_write_never_crashes_spillway(spillway, tmp_path):
+    # Both pipes hang up while a 600 kB line is being read: with Dispatch read sources this
+    # crashed in libdispatch's event loop in nearly every run (swift-corelibs-libdispatch#949).
+    code = "import os; os.write(1, b'\\xff' * 600000 + b'\\nnext\\n')"
+    env = forward_env("tcp://127.0.0.1:9", SPILLWAY_SHUTDOWN_TIMEOUT="300ms", SPILLWAY_MAX_LINE_SIZE="1m",
+                      SPILLWAY_MAX_BUFFER_SIZE="2m")
+    for _ in range(10):
+        result = run(["--", sys.executable, "-c", code], env=env)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert summary_line(result.stderr)["dropped"] == 2
