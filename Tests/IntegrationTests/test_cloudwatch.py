@@ -5,18 +5,13 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import run, spillway_path, summary_line
+from conftest import run, summary_line
 from cloudwatch_testlib import GROUP, STREAM, Moto, cloudwatch_env
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-WRITER = os.path.join(HERE, "workloads", "steady_writer.py")
-
+from writerlib import finish, read_int, start_writer, wait_for
 
 @pytest.fixture
 def moto(tmp_path):
@@ -96,47 +91,11 @@ def test_setup_errors_are_125_naming_the_variable(env, variable):
     assert time.monotonic() - started < 5
 
 
-def start_writer(tmp_path, env, rate, count, seconds=60, size=80):
-    report = tmp_path / "writer.json"
-    progress = tmp_path / "progress"
-    proc = subprocess.Popen([spillway_path(), "--", sys.executable, WRITER, "--rate", str(rate), "--count", str(count),
-                             "--seconds", str(seconds), "--size", str(size), "--report", str(report),
-                             "--progress", str(progress)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    return proc, report, progress
-
-
-def finish(proc, timeout=90):
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return out, err
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def read_int(path):
-    try:
-        return int(path.read_text() or 0)
-    except (FileNotFoundError, ValueError):
-        return 0
-
-
 def test_moto_restart_mid_run_recreates_group_and_stream_and_loses_nothing(tmp_path, moto):
     count = 3000
-    proc, report, progress = start_writer(tmp_path, moto_env(moto), rate=1000, count=count)
+    proc, report, progress = start_writer(tmp_path, moto_env(moto), rate=1000, count=count, size=80)
     try:
-        wait_for(lambda: len(moto.messages()) >= 500, 30, "the first events in moto")
+        assert wait_for(lambda: len(moto.messages()) >= 500, 30), "the first events never reached moto"
         # Hold spillway still while moto's contents are read and moto is restarted, so that what
         # the first moto got is known exactly (a request it answered after the read would be
         # lost with it; one in flight is sent again to the new moto).
@@ -169,7 +128,7 @@ def test_moto_stopped_under_a_steady_writer(tmp_path, moto, mode):
     env = moto_env(moto, SPILLWAY_MODE=mode, SPILLWAY_MAX_BUFFER_SIZE="64k", SPILLWAY_MAX_LINE_SIZE="16k")
     proc, report, progress = start_writer(tmp_path, env, rate=4000, count=count, seconds=30, size=400)
     try:
-        wait_for(lambda: len(moto.messages()) > 0, 30, "the first events in moto")
+        assert wait_for(lambda: len(moto.messages()) > 0, 30), "the first events never reached moto"
         moto.signal(signal.SIGSTOP)
         try:
             time.sleep(3)

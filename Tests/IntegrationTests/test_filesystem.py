@@ -12,7 +12,8 @@ import pytest
 
 from conftest import base_env, run, summary_line
 from peerlib import Peer, read_events
-from test_forward import finish, markers, read_int, seqs, start_writer
+from test_forward import markers, seqs
+from writerlib import finish, read_int, start_writer, wait_for
 
 
 def free_port():
@@ -48,15 +49,6 @@ def first_seen_order(values):
             seen.add(v)
             order.append(v)
     return order
-
-
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def segments(storage):
@@ -156,27 +148,39 @@ def test_kill_9_while_delivering_loses_nothing_read_and_duplicates_stay_in_the_w
     assert duplicates <= 40_000, duplicates
 
 
-def test_storage_limit_with_block_stalls_the_writer_then_loses_nothing(spillway, tmp_path):
+def stalls_then_delivers_everything(tmp_path, storage, n, while_stalled, **extra):
+    """A writer against a receiver that is down: it must stall (the limit or the disk is full)
+    with spillway alive; `while_stalled()` checks more; then the receiver comes back and every
+    line arrives, in order, nothing dropped."""
     port = free_port()
-    n = 40_000
-    env = fs_env(tmp_path, port, SPILLWAY_STORAGE_LIMIT="1m")
+    env = fs_env(tmp_path, port, SPILLWAY_STORAGE_PATH=str(storage), **extra)
     proc, report, progress = start_writer(tmp_path, env, rate=20_000, count=n, size=200, seconds=60)
     peer = None
     try:
         time.sleep(3.0)
         stalled = read_int(progress)
         time.sleep(1.0)
-        assert read_int(progress) == stalled, "the writer kept going past the storage limit"
-        assert stalled < n
-        on_disk = sum(p.stat().st_size for p in segments(tmp_path / "storage"))
-        assert on_disk <= 1 << 20, on_disk
+        assert read_int(progress) == stalled < n, "the writer kept going"
+        assert proc.poll() is None, "spillway died"
+        while_stalled()
         peer = start_receiver(tmp_path, port, "events.jsonl")
         out, err = finish(proc, timeout=60)
     finally:
         if peer:
             peer.stop()
+    assert proc.returncode == 0
     assert first_seen_order(all_seqs(tmp_path, "events.jsonl")) == list(range(n))
     assert summary_line(err)["dropped"] == 0
+
+
+def test_storage_limit_with_block_stalls_the_writer_then_loses_nothing(spillway, tmp_path):
+    storage = tmp_path / "storage"
+
+    def within_the_limit():
+        on_disk = sum(p.stat().st_size for p in segments(storage))
+        assert on_disk <= 1 << 20, on_disk
+
+    stalls_then_delivers_everything(tmp_path, storage, 40_000, within_the_limit, SPILLWAY_STORAGE_LIMIT="1m")
 
 
 def test_storage_limit_with_drop_oldest_never_stalls_and_reports_exactly(spillway, tmp_path):
@@ -272,24 +276,6 @@ def test_a_full_disk_is_handled_like_the_limit(spillway, tmp_path):
     mount.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
     try:
-        port = free_port()
-        n = 30_000
-        env = fs_env(tmp_path, port, SPILLWAY_STORAGE_PATH=str(mount / "storage"))
-        proc, report, progress = start_writer(tmp_path, env, rate=20_000, count=n, size=200, seconds=60)
-        peer = None
-        try:
-            time.sleep(3.0)
-            stalled = read_int(progress)
-            time.sleep(1.0)
-            assert read_int(progress) == stalled < n, "the writer kept going with the disk full"
-            assert proc.poll() is None, "spillway died on ENOSPC"
-            peer = start_receiver(tmp_path, port, "events.jsonl")
-            out, err = finish(proc, timeout=60)
-        finally:
-            if peer:
-                peer.stop()
-        assert proc.returncode == 0
-        assert first_seen_order(all_seqs(tmp_path, "events.jsonl")) == list(range(n))
-        assert summary_line(err)["dropped"] == 0
+        stalls_then_delivers_everything(tmp_path, mount / "storage", 30_000, lambda: None)
     finally:
         subprocess.run(["umount", str(mount)], check=True)

@@ -9,11 +9,9 @@ import time
 
 import pytest
 
-from conftest import base_env, run, spillway_path, summary_line
-from peerlib import Peer, read_errors, read_events, read_log
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-WRITER = os.path.join(HERE, "workloads", "steady_writer.py")
+from conftest import base_env, run, summary_line
+from peerlib import PEERS_DIR, Peer, read_errors, read_events
+from writerlib import finish, read_int, start_writer
 
 
 def forward_env(address, **extra):
@@ -35,33 +33,6 @@ def seqs(events):
 
 def markers(events):
     return [e["record"]["log"].decode() for e in events if e["record"]["log"].startswith(b"spillway: dropped")]
-
-
-def start_writer(tmp_path, env, rate, count, seconds=60, size=100):
-    report = tmp_path / "writer.json"
-    progress = tmp_path / "progress"
-    proc = subprocess.Popen([spillway_path(), "--", sys.executable, WRITER, "--rate", str(rate), "--count", str(count),
-                             "--seconds", str(seconds), "--size", str(size), "--report", str(report),
-                             "--progress", str(progress)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    return proc, report, progress
-
-
-def read_int(path):
-    try:
-        return int(path.read_text() or 0)
-    except (FileNotFoundError, ValueError):
-        return 0
-
-
-def finish(proc, timeout=60):
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return out, err
 
 
 # --- 1. what arrives, byte-exact ---------------------------------------------------------
@@ -123,7 +94,7 @@ def test_records_arrive_over_a_unix_socket(spillway, tmp_path):
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
     d = tmp_path_factory.mktemp("certs")
-    subprocess.run(["bash", os.path.join(HERE, "peers", "make_certs.sh"), str(d)], check=True, capture_output=True)
+    subprocess.run(["bash", os.path.join(PEERS_DIR, "make_certs.sh"), str(d)], check=True, capture_output=True)
     return d
 
 

@@ -37,8 +37,10 @@ while written < args.count and time.monotonic() < deadline:
     next_tick += interval
     now = time.monotonic()
     if args.progress and now - last_progress > 0.1:
-        with open(args.progress, "w") as f:
+        # Atomically: a reader must never see the file truncated and empty.
+        with open(args.progress + ".tmp", "w") as f:
             f.write(str(written))
+        os.replace(args.progress + ".tmp", args.progress)
         last_progress = now
     if next_tick > now:
         time.sleep(next_tick - now)
