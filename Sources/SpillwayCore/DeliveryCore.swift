@@ -35,6 +35,8 @@ public final class DeliveryCore: @unchecked Sendable {
     private var flushTimer: ScheduledWork?
     private var flushDue = false
     private var inputFinished = false
+    /// The shutdown deadline passed: the drain ends whatever a durable store still holds.
+    private var abandoned = false
     private var drainCompletion: (() -> Void)?
     private var lastFailureReason: String?
 
@@ -110,8 +112,9 @@ public final class DeliveryCore: @unchecked Sendable {
     }
 
     private func checkDrained() {
-        guard let completion = drainCompletion, inputFinished, store.isEmpty, waiting.isEmpty,
-              reports.isEmpty, retries.isEmpty, inFlight.isEmpty else { return }
+        guard let completion = drainCompletion, inputFinished,
+              abandoned || (store.isEmpty && waiting.isEmpty && reports.isEmpty && retries.isEmpty && inFlight.isEmpty)
+        else { return }
         drainCompletion = nil
         completion()
     }
@@ -121,6 +124,7 @@ public final class DeliveryCore: @unchecked Sendable {
     public func abandon() {
         guard drainCompletion != nil else { return }
         inputFinished = true
+        abandoned = true
         var lost = Array(waiting) + store.abandon()
         if !store.isDurable {
             lost += retries.flatMap(\.batch.records) + inFlight.values.flatMap(\.batch.records)

@@ -262,12 +262,15 @@ def test_a_damaged_record_is_skipped_counted_and_reported_the_rest_delivered(spi
 
 def test_drain_with_the_receiver_still_down_exits_1_and_keeps_the_backlog(spillway, tmp_path):
     env = fs_env(tmp_path, free_port(), SPILLWAY_SHUTDOWN_TIMEOUT="500ms")
-    first = run(["--", "sh", "-c", "seq 1 100"], env=env, timeout=60)
-    assert summary_line(first.stderr)["buffered"] == 100
+    # More than one batch: what was never read from disk must not hold up the exit either.
+    started = time.monotonic()
+    first = run(["--", "sh", "-c", "seq 1 200000"], env=env, timeout=60)
+    assert summary_line(first.stderr)["buffered"] == 200_000
+    assert time.monotonic() - started < 10
     result = run(["--drain"], env=env, timeout=60)
     assert result.returncode == 1
     assert str(tmp_path / "storage").encode() in result.stderr
-    assert summary_line(result.stderr)["buffered"] == 100
+    assert summary_line(result.stderr)["buffered"] == 200_000
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")

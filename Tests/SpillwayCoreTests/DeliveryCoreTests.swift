@@ -14,13 +14,30 @@ private struct Harness {
     let core: DeliveryCore
     let diagnostics = RecordingDiagnostics()
 
-    init(policy: BufferPolicy, capacity: Int, sink: ScriptedSink = ScriptedSink(), flush: Duration = .seconds(1)) {
+    init(policy: BufferPolicy, capacity: Int, sink: ScriptedSink = ScriptedSink(), flush: Duration = .seconds(1),
+         durable: Bool = false) {
         self.sink = sink
+        let memory = MemoryStore(capacity: capacity, policy: policy, limits: sink.batchLimits)
         core = DeliveryCore(
-            sink: sink, store: MemoryStore(capacity: capacity, policy: policy, limits: sink.batchLimits),
+            sink: sink, store: durable ? DurableStore(memory) : memory,
             scheduler: scheduler, clock: ManualWallClock(), flushInterval: flush,
             backoff: Backoff(base: .milliseconds(100), cap: .seconds(1)), diagnostics: diagnostics)
     }
+}
+
+/// A store whose records outlive the process, as the disk buffer's do: what it holds at the
+/// shutdown deadline is kept, not counted as lost.
+private final class DurableStore: RecordStore {
+    let memory: MemoryStore
+    init(_ memory: MemoryStore) { self.memory = memory }
+    func store(_ records: ArraySlice<LogRecord>, dropped: (DropLoss) -> Void) -> Int { memory.store(records, dropped: dropped) }
+    var isEmpty: Bool { memory.isEmpty }
+    func batchDue(_ limits: BatchLimits) -> Bool { memory.batchDue(limits) }
+    func takeBatch(_ limits: BatchLimits) -> (records: [LogRecord], receipt: StoreReceipt) { memory.takeBatch(limits) }
+    func release(_ receipt: StoreReceipt) { memory.release(receipt) }
+    var storedRecords: Int { memory.storedRecords }
+    var isDurable: Bool { true }
+    func abandon() -> [LogRecord] { [] }
 }
 
 @Suite struct DeliveryCoreTests {
@@ -168,6 +185,23 @@ private struct Harness {
         #expect(done)
         #expect(h.core.stats.droppedByReason[.shutdownTimeout] == 3)
         #expect(h.core.stats.summary(exitCode: 0, buffered: 0).hasPrefix("spillway: exit code=0 delivered=0 dropped=3 buffered=0"))
+    }
+
+    /// A disk backlog larger than a batch stays unread at the deadline; the drain must still end.
+    @Test func abandonEndsTheDrainWhileADurableStoreStillHoldsRecords() {
+        let sink = ScriptedSink(limits: BatchLimits(maxRecords: 2, maxBytes: 1 << 20, bytesPerRecord: 0),
+                                automaticOutcome: .retryable(reason: "down"))
+        let h = Harness(policy: .block, capacity: 1 << 20, sink: sink, durable: true)
+        h.core.accept(records(numbered(0..<10)))
+        h.core.finishInput()
+        var done = false
+        h.core.drain { done = true }
+        h.scheduler.advance(by: .seconds(2))
+        #expect(!done)
+        h.core.abandon()
+        #expect(done)
+        #expect(h.core.stats.droppedRecords == 0)
+        #expect(h.core.bufferedRecords == 10)
     }
 
     @Test func backoffIsExponentialWithFullJitterAndResets() {
