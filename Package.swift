@@ -25,9 +25,17 @@ let package = Package(
             swiftSettings: releaseSettings),
         .target(name: "SpillwayConfiguration"),
         .target(
-            name: "SpillwayForward",
+            name: "SpillwayEventLoop",
             dependencies: [
                 "SpillwayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "SpillwayForward",
+            dependencies: [
+                "SpillwayCore", "SpillwayEventLoop",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -39,7 +47,7 @@ let package = Package(
         .target(
             name: "SpillwayCloudWatch",
             dependencies: [
-                "SpillwayCore", "SpillwaySystem",
+                "SpillwayCore", "SpillwaySystem", "SpillwayEventLoop",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

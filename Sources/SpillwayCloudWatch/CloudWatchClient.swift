@@ -1,11 +1,12 @@
 import NIOCore
 import NIOHTTP1
 import SpillwayCore
+import SpillwayEventLoop
 
 /// One attempt at one batch: PutLogEvents for each planned request in order, creating the stream
 /// (and group) on ResourceNotFoundException and putting again within the attempt. Never retries
 /// or waits on its own: the delivery core owns backoff. Confined to `loop`.
-final class CloudWatchClient: @unchecked Sendable {
+final class CloudWatchClient: EventLoopSinkClient, @unchecked Sendable {
     typealias Completion = @Sendable (SendOutcome) -> Void
 
     let loop: any EventLoop
@@ -247,14 +248,5 @@ final class CloudWatchClient: @unchecked Sendable {
     func shutdown() -> EventLoopFuture<Void> {
         closed = true
         return http.shutdown()
-    }
-}
-
-extension Duration {
-    var timeAmount: TimeAmount {
-        let (seconds, attoseconds) = components
-        let (nanos, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return .nanoseconds(Int64.max) }
-        return .nanoseconds(nanos &+ attoseconds / 1_000_000_000)
     }
 }

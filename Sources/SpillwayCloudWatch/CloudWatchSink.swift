@@ -2,6 +2,7 @@ import Dispatch
 import NIOCore
 import NIOPosix
 import SpillwayCore
+import SpillwayEventLoop
 import SpillwaySystem
 
 /// Delivers batches to Amazon CloudWatch Logs (PutLogEvents), signed with SigV4.
@@ -18,9 +19,7 @@ public final class CloudWatchSink: Sink {
     public let region: String
     public let endpointDescription: String
 
-    private let group: MultiThreadedEventLoopGroup
-    private let client: CloudWatchClient
-    private let lifecycle = Once()
+    private let host: EventLoopSinkHost<CloudWatchClient>
 
     /// Throws `CloudWatchSinkSetupError` naming the variable to fix.
     public convenience init(options: CloudWatchSinkOptions, diagnostics: any Diagnostics) throws {
@@ -63,9 +62,10 @@ public final class CloudWatchSink: Sink {
             let timeout = provider is InstanceMetadataCredentials ? options.metadataTimeout : options.credentialsTimeout
             let cache = CredentialCache(provider: provider, context: context(timeout), diagnostics: diagnostics)
             let endpoint = configuredEndpoint ?? Setup.regionalEndpoint(service: "logs", region: resolvedRegion)
-            self.client = CloudWatchClient(
+            let client = CloudWatchClient(
                 loop: loop, http: http, credentials: cache, signer: SigV4Signer(region: resolvedRegion, service: "logs"),
                 endpoint: endpoint, options: options, clock: clock, diagnostics: diagnostics)
+            self.host = EventLoopSinkHost(client: client, group: group, name: "cloudwatch")
             self.region = resolvedRegion
             self.endpointDescription = endpoint.description
             diagnostics.debug("cloudwatch: \(options.group):\(options.stream) at \(endpoint) (region \(resolvedRegion)), credentials from \(provider.name)")
@@ -73,7 +73,6 @@ public final class CloudWatchSink: Sink {
             try? group.syncShutdownGracefully()
             throw error
         }
-        self.group = group
     }
 
     /// Asks instance metadata for the region, waiting at most about `within`.
@@ -99,45 +98,10 @@ public final class CloudWatchSink: Sink {
     }
 
     public func send(_ batch: Batch, completion: @escaping @Sendable (SendOutcome) -> Void) {
-        let client = self.client
-        guard !lifecycle.isDone else {
-            completion(.retryable(reason: "cloudwatch sink is shut down"))
-            return
-        }
-        client.loop.execute { client.send(batch, completion: completion) }
+        host.send(batch, completion: completion)
     }
 
     public func shutdown(completion: @escaping @Sendable () -> Void) {
-        let client = self.client
-        let group = self.group
-        guard lifecycle.markDone() else {
-            completion()
-            return
-        }
-        client.loop.execute {
-            client.shutdown().whenComplete { _ in
-                // Not from the loop's own thread.
-                DispatchQueue.global().async {
-                    group.shutdownGracefully { _ in completion() }
-                }
-            }
-        }
-    }
-}
-
-/// A flag set once, from any thread.
-final class Once: @unchecked Sendable {
-    private let queue = DispatchQueue(label: "spillway.cloudwatch.lifecycle")
-    private var done = false
-
-    var isDone: Bool { queue.sync { done } }
-
-    /// Sets the flag; false if it was already set.
-    func markDone() -> Bool {
-        queue.sync {
-            if done { return false }
-            done = true
-            return true
-        }
+        host.shutdown(completion: completion)
     }
 }

@@ -4,6 +4,7 @@ import NIOPosix
 import NIOSSL
 import NIOTLS
 import SpillwayCore
+import SpillwayEventLoop
 
 // MARK: - Client (event-loop confined)
 
@@ -13,7 +14,7 @@ struct ConnectFailure: Error {
 
 /// Endpoint choice, failover and failback. Every method runs on `loop`; that is what makes the
 /// `@unchecked Sendable` sound.
-final class ForwardClient: @unchecked Sendable {
+final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
     typealias Completion = @Sendable (SendOutcome) -> Void
 
     let loop: any EventLoop

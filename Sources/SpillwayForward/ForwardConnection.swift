@@ -4,6 +4,7 @@ import NIOPosix
 import NIOSSL
 import NIOTLS
 import SpillwayCore
+import SpillwayEventLoop
 
 // MARK: - Connection (event-loop confined)
 

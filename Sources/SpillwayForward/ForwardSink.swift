@@ -4,6 +4,7 @@ import NIOPosix
 import NIOSSL
 import NIOTLS
 import SpillwayCore
+import SpillwayEventLoop
 
 #if canImport(Glibc)
 import Glibc
@@ -25,10 +26,7 @@ public final class ForwardSink: Sink {
     public let batchLimits: BatchLimits
     public let maxInFlight: Int
 
-    private let group: MultiThreadedEventLoopGroup
-    private let client: ForwardClient
-    /// Guards against use after `shutdown` (the event loop is gone then).
-    private let lifecycle = ShutdownFlag()
+    private let host: EventLoopSinkHost<ForwardClient>
 
     /// Throws `ForwardSinkSetupError` when a TLS file cannot be loaded or no endpoint is given.
     public init(options: ForwardSinkOptions, diagnostics: any Diagnostics) throws {
@@ -47,35 +45,18 @@ public final class ForwardSink: Sink {
             bytesPerRecord: encoder.bytesPerRecordEstimate
         )
         self.maxInFlight = Swift.max(options.maxInFlight, 1)
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        self.client = ForwardClient(loop: group.next(), options: options, encoder: encoder,
-                                    sslContext: sslContext, diagnostics: diagnostics)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let client = ForwardClient(loop: group.next(), options: options, encoder: encoder,
+                                   sslContext: sslContext, diagnostics: diagnostics)
+        self.host = EventLoopSinkHost(client: client, group: group, name: "forward")
     }
 
     public func send(_ batch: Batch, completion: @escaping @Sendable (SendOutcome) -> Void) {
-        let client = self.client
-        guard !lifecycle.isSet else {
-            completion(.retryable(reason: "forward sink is shut down"))
-            return
-        }
-        client.loop.execute { client.send(batch, completion: completion) }
+        host.send(batch, completion: completion)
     }
 
     public func shutdown(completion: @escaping @Sendable () -> Void) {
-        let client = self.client
-        let group = self.group
-        guard lifecycle.set() else {
-            completion()
-            return
-        }
-        client.loop.execute {
-            client.shutdown().whenComplete { _ in
-                // Not from the loop's own thread.
-                DispatchQueue.global().async {
-                    group.shutdownGracefully { _ in completion() }
-                }
-            }
-        }
+        host.shutdown(completion: completion)
     }
 
     static func makeSSLContext(_ options: ForwardSinkOptions) throws -> NIOSSLContext {
@@ -113,33 +94,7 @@ public final class ForwardSink: Sink {
     }
 }
 
-/// A flag that is set once, from any thread.
-final class ShutdownFlag: @unchecked Sendable {
-    private let queue = DispatchQueue(label: "spillway.forward.lifecycle")
-    private var value = false
-
-    var isSet: Bool { queue.sync { value } }
-
-    /// Sets the flag; false if it was already set.
-    func set() -> Bool {
-        queue.sync {
-            if value { return false }
-            value = true
-            return true
-        }
-    }
-}
-
 // MARK: - Helpers
-
-extension Duration {
-    var timeAmount: TimeAmount {
-        let (seconds, attoseconds) = components
-        let (nanos, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return .nanoseconds(Int64.max) }
-        return .nanoseconds(nanos &+ attoseconds / 1_000_000_000)
-    }
-}
 
 /// "5s", "250ms".
 func formatDuration(_ d: Duration) -> String {
