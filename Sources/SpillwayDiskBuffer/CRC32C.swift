@@ -1,10 +1,16 @@
+import SpillwaySystem
+
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as iSCSI (RFC 3720) and ext4 use it.
 ///
-/// Slicing-by-16: sixteen 256-entry tables let the loop consume 16 bytes per step with
-/// independent lookups (about 2.2 GB/s here; slicing-by-8 made 1.5). Software only: Swift cannot
-/// reach the SSE4.2 `crc32` instruction without C.
+/// The CPU's `crc32` instruction where there is one (`HardwareCRC32C`); otherwise
+/// slicing-by-16: sixteen 256-entry tables let the loop consume 16 bytes per step with
+/// independent lookups (about 2.2 GB/s here; slicing-by-8 made 1.5).
 enum CRC32C {
     static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        HardwareCRC32C.isAvailable ? HardwareCRC32C.checksum(bytes) : software(bytes)
+    }
+
+    static func software(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         guard var p = bytes.baseAddress else { return 0 }
         let t = tables.pointer
         var c: UInt32 = ~0

@@ -28,6 +28,10 @@ extension DiskBuffer {
     /// Frees space until `bytes` more fit the limit. False when they cannot (`.block`, or
     /// nothing left to drop).
     func makeRoom(for bytes: Int) throws(SystemError) -> Bool {
+        if removingBytes > 0 && storedBytes + removingBytes + pending.count + bytes > options.limit {
+            // Files of settled segments still being deleted in the background count until gone.
+            try finishBackgroundWork()
+        }
         while storedBytes + pending.count + bytes > options.limit {
             if try rollSettledSegment() { continue }
             if settled.prefix >= writerNext { return true }
@@ -121,14 +125,23 @@ extension DiskBuffer {
         return true
     }
 
-    /// Finishes the active segment (fdatasync: the sync policy's "fsync on roll") and deletes it
-    /// at once if everything in it is already settled.
+    /// Finishes the active segment (fdatasync: the sync policy's "fsync on roll"; in the
+    /// background with `normal`) and deletes it at once if everything in it is already settled.
     func roll() throws(SystemError) {
         guard let finished = writer else { return }
         writer = nil
-        defer { try? finished.close() }
-        try finished.synchronizeData()
-        try synchronizeDirectoryIfNeeded()
+        if settled.prefix >= writerNext {
+            // All acknowledged: `release` deletes it; forcing it to disk first is wasted I/O.
+            try? finished.close()
+        } else if options.sync == .normal {
+            background.synchronizeAndClose(finished)
+            synchronizeDirectoryInBackground()
+            try background.check()
+        } else {
+            defer { try? finished.close() }
+            try finished.synchronizeData()
+            try synchronizeDirectoryIfNeeded()
+        }
         try release()
     }
 
@@ -138,15 +151,43 @@ extension DiskBuffer {
         directoryDirty = false
     }
 
+    /// On a full disk: waits for the deletes of settled segments still queued, if any. True when
+    /// there were some (space was freed: try again).
+    func freeSpaceBeingReleased() throws(SystemError) -> Bool {
+        guard removingBytes > 0 else { return false }
+        try finishBackgroundWork()
+        return true
+    }
+
+    /// Waits for the background syncs and deletes queued so far.
+    func finishBackgroundWork() throws(SystemError) {
+        try background.finish()
+        removingBytes = 0
+    }
+
+    func synchronizeDirectoryInBackground() {
+        guard directoryDirty else { return }
+        background.synchronizeDirectory(directory)
+        directoryDirty = false
+    }
+
     /// Records the settled prefix in the ledger and deletes the segments below it.
     func release() throws(SystemError) {
         try updateLedger()
         while let oldest = segments.first, writer == nil || segments.count > 1,
             endPosition(of: 0) <= settled.prefix
         {
-            // The ledger must be durable before the data it accounts for disappears.
-            try ledger.synchronize()
-            try FileSystem.remove(path(oldest.first))
+            // The ledger must be durable before the data it accounts for disappears. With
+            // `normal`, both happen in order on the background queue: the segment is settled,
+            // only its file is left, and the reader must not wait for the disk.
+            if options.sync == .normal {
+                try ledger.synchronize(in: background)
+                background.remove(path(oldest.first))
+                removingBytes += oldest.size
+            } else {
+                try ledger.synchronize()
+                try FileSystem.remove(path(oldest.first))
+            }
             removeSegment(at: 0)
         }
     }

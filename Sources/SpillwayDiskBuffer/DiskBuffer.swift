@@ -9,7 +9,9 @@
 // - Every record gets a position: 0, 1, 2, … in append order, never reused while a record with
 //   that position may still exist. Positions grow across segments and across restarts.
 // - A record is written (write(2)) before `append` returns, so a crash of spillway alone loses
-//   nothing stored; fsync follows the sync policy (segment roll and `sync()`, or every append).
+//   nothing stored; fsync follows the sync policy: `full` before `append` returns; `normal` on
+//   segment roll and every flush interval, started in the background (`BackgroundSync`) so that
+//   the disk's latency never stalls the reader, and waited for by `sync()` and `close()`.
 // - Records are framed with their length and a CRC32C; a frame never spans two segments.
 // - Segments are named by the position of their first record and hold consecutive positions.
 //   Only the newest segment takes appends (the "active" one); older ones are immutable.
@@ -119,6 +121,9 @@ public final class DiskBuffer: @unchecked Sendable {
     var settled = SettledPositions(prefix: 0)
     /// A segment file was created since the directory was last fsynced.
     var directoryDirty = false
+    let background = BackgroundSync()
+    /// Bytes of settled segments whose files the background queue has yet to delete.
+    var removingBytes = 0
 
     /// Segment the reader is in; its scanner is nil until the reader enters it.
     var readIndex = 0
@@ -192,6 +197,7 @@ public final class DiskBuffer: @unchecked Sendable {
                 if writer == nil {
                     guard try makeRoom(for: Layout.segmentHeaderSize + size) else { break }
                     guard try openSegment() else {
+                        if try freeSpaceBeingReleased() { continue }
                         if try dropOldestSegment(cause: .diskFull) { continue }
                         break
                     }
@@ -208,7 +214,9 @@ public final class DiskBuffer: @unchecked Sendable {
                     next = end
                 } else if end - next > 1 {
                     chunk = (end - next) / 2
-                } else if !(try rollSettledSegment()), !(try dropOldestSegment(cause: .diskFull)) {
+                } else if !(try freeSpaceBeingReleased()), !(try rollSettledSegment()),
+                    !(try dropOldestSegment(cause: .diskFull))
+                {
                     break
                 }
             }
@@ -252,13 +260,29 @@ public final class DiskBuffer: @unchecked Sendable {
         do { try release() } catch { throw .io(error) }
     }
 
-    /// Forces the active segment, new directory entries and the ledger to disk.
+    /// Forces the active segment, new directory entries and the ledger to disk, after the
+    /// background syncs queued so far.
     public func sync() throws(DiskBufferError) {
         precondition(!isClosed, "DiskBuffer used after close()")
         do {
-            try writer?.synchronizeData()
+            try finishBackgroundWork()
+            if settled.prefix < writerNext { try writer?.synchronizeData() }
             try synchronizeDirectoryIfNeeded()
             try ledger.synchronize()
+        } catch {
+            throw .io(error)
+        }
+    }
+
+    /// As `sync`, without waiting for the disk: the `normal` policy's periodic sync. An error
+    /// of an earlier background sync is thrown here.
+    public func syncInBackground() throws(DiskBufferError) {
+        precondition(!isClosed, "DiskBuffer used after close()")
+        do {
+            try background.check()
+            if let writer, settled.prefix < writerNext { try background.synchronize(writer) }
+            synchronizeDirectoryInBackground()
+            try ledger.synchronize(in: background)
         } catch {
             throw .io(error)
         }
@@ -283,6 +307,7 @@ public final class DiskBuffer: @unchecked Sendable {
     public func close() {
         guard !isClosed else { return }
         isClosed = true
+        try? finishBackgroundWork()
         leaveSegment()
         try? writer?.close()
         writer = nil

@@ -87,18 +87,23 @@ public final class DiskStore: RecordStore, @unchecked Sendable {
         return losses
     }
 
-    /// Forces appended data to disk: every flush interval with `SPILLWAY_STORAGE_SYNC=normal`,
-    /// and before exit.
+    /// Starts forcing appended data to disk without waiting: every flush interval with
+    /// `SPILLWAY_STORAGE_SYNC=normal`.
     public func sync() {
         do {
-            try buffer.sync()
+            try buffer.syncInBackground()
         } catch {
             failed("syncing the disk buffer", error)
         }
     }
 
+    /// Forces everything to disk, then closes the buffer: before exit.
     public func close() {
-        sync()
+        do {
+            try buffer.sync()
+        } catch {
+            failed("syncing the disk buffer", error)
+        }
         buffer.close()
     }
 

@@ -82,6 +82,13 @@ struct Ledger {
         dirty = false
     }
 
+    /// As `synchronize`, on `background`'s queue.
+    mutating func synchronize(in background: BackgroundSync) throws(SystemError) {
+        guard dirty else { return }
+        try background.synchronize(fd)
+        dirty = false
+    }
+
     private static func decode(_ slot: UnsafeRawBufferPointer) -> (generation: UInt64, state: State)? {
         func field(_ offset: Int) -> UInt64 { UInt64(littleEndian: slot.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
         guard slot.prefix(8).elementsEqual(magic),

@@ -18,7 +18,7 @@ struct RecentRecords {
 
     var isEmpty: Bool { head == records.count }
 
-    /// Keeps copies of `batch`, stored at `position`, when they continue the run kept so far (or
+    /// Keeps `batch` (its lines are shared, not copied), stored at `position`, when they continue the run kept so far (or
     /// start one where the reader is) and fit the budget; otherwise the run stops growing until
     /// the reader has drained it and caught up.
     mutating func add(_ batch: ArraySlice<LogRecord>, at position: UInt64, readerAt reader: UInt64) {
@@ -33,24 +33,8 @@ struct RecentRecords {
             head = 0
         }
         cost += batchCost
-        // One array for the lines of the whole batch, which the copies slice.
-        let storage = [UInt8](unsafeUninitializedCapacity: lineBytes) { buffer, initialized in
-            for index in batch.indices {
-                batch[index].line.withUnsafeBufferPointer { line in
-                    if let base = line.baseAddress {
-                        (buffer.baseAddress! + initialized).initialize(from: base, count: line.count)
-                    }
-                    initialized += line.count
-                }
-            }
-        }
-        var offset = 0
-        for var record in batch {
-            let count = record.line.count
-            record.line = storage[offset..<(offset + count)]
-            records.append(record)
-            offset += count
-        }
+        // The lines share the framer's read buffers: kept as they are, not copied.
+        records.append(contentsOf: batch)
     }
 
     /// Takes records from `position` (the reader's) into `batch` while they fit; returns how many.

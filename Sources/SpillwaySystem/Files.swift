@@ -1,3 +1,4 @@
+import CSpillway
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -57,6 +58,11 @@ extension FileDescriptor {
     /// fdatasync(2): data, and the size when it changed; not timestamps.
     public func synchronizeData() throws(SystemError) {
         try syscall("fdatasync", { Glibc.fdatasync(rawValue) })
+    }
+
+    /// A second descriptor for the same open file, close-on-exec.
+    public func duplicate() throws(SystemError) -> FileDescriptor {
+        FileDescriptor(rawValue: try syscall("fcntl(F_DUPFD_CLOEXEC)", { spw_fcntl_int(rawValue, F_DUPFD_CLOEXEC, 0) }))
     }
 
     public func truncate(to size: Int) throws(SystemError) {

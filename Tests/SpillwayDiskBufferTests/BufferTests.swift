@@ -86,8 +86,10 @@ import Testing
         var batches: [DiskBatch] = []
         while let batch = try buffer.read(maxRecords: 5, maxBytes: 1 << 20, bytesPerRecord: 0) { batches.append(batch) }
         for batch in batches.dropFirst() { try buffer.acknowledge(batch.positions) }
+        try buffer.finishBackgroundWork()
         #expect(try segmentFiles(directory.storage).count == segments)
         try buffer.acknowledge(batches[0].positions)
+        try buffer.finishBackgroundWork()  // settled segments are deleted in the background
         let left = try segmentFiles(directory.storage)
         #expect(left.count == 1)
         #expect(buffer.unacknowledgedCount == 0)

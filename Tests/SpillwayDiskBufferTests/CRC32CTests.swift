@@ -1,11 +1,17 @@
 @testable import SpillwayDiskBuffer
+import SpillwaySystem
 import Testing
 
-@Suite struct CRC32CTests {
-    private func crc(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { CRC32C.checksum($0) } }
+/// Both implementations: the software one always, the CPU's instruction where it exists.
+private let implementations: [(String, @Sendable (UnsafeRawBufferPointer) -> UInt32)] =
+    [("software", CRC32C.software)] + (HardwareCRC32C.isAvailable ? [("hardware", HardwareCRC32C.checksum)] : [])
 
+@Suite struct CRC32CTests {
     /// RFC 3720, appendix B.4, and the common check value.
-    @Test func knownVectors() {
+    @Test(arguments: implementations.indices)
+    func knownVectors(implementation: Int) {
+        let checksum = implementations[implementation].1
+        func crc(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { checksum($0) } }
         #expect(crc([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
         #expect(crc([UInt8](repeating: 0xFF, count: 32)) == 0x62A8_AB43)
         #expect(crc(Array(0...31)) == 0x46DD_794E)
@@ -22,7 +28,9 @@ import Testing
 
     /// Every length and alignment agrees with the bitwise definition (the 16-byte loop, the
     /// byte tail and their seams).
-    @Test func agreesWithTheBitwiseDefinition() {
+    @Test(arguments: implementations.indices)
+    func agreesWithTheBitwiseDefinition(implementation: Int) {
+        let (name, checksum) = implementations[implementation]
         func bitwise(_ bytes: ArraySlice<UInt8>) -> UInt32 {
             var c: UInt32 = ~0
             for byte in bytes {
@@ -35,7 +43,7 @@ import Testing
         for start in 0..<17 {
             for end in stride(from: start, through: data.count, by: 7) {
                 let slice = data[start..<end]
-                #expect(slice.withUnsafeBytes { CRC32C.checksum($0) } == bitwise(slice), "\(start)..<\(end)")
+                #expect(slice.withUnsafeBytes { checksum($0) } == bitwise(slice), "\(name) \(start)..<\(end)")
             }
         }
     }

@@ -145,6 +145,7 @@ private struct Mismatch: Error, CustomStringConvertible {
                 buffer.unacknowledgedCount == Int(model.writerNext - model.prefix) - model.ackedAbovePrefix.count,
                 step, "unacknowledgedCount \(buffer.unacknowledgedCount)")
             if step % 20 == 0 {
+                try buffer.finishBackgroundWork()  // deletes of settled segments run in the background
                 let onDisk = try segmentFiles(directory.storage).reduce(0) { $0 + (try fileSize(directory.storage + "/" + $1)) }
                 try check(buffer.storedBytes == onDisk, step, "storedBytes \(buffer.storedBytes), files \(onDisk)")
             }
@@ -155,6 +156,7 @@ private struct Mismatch: Error, CustomStringConvertible {
         try check(rest.count == Int(model.writerNext - model.readNext), Self.steps, "final drain \(rest.count)")
         for batch in model.inFlight { try buffer.acknowledge(batch) }
         try check(buffer.unacknowledgedCount == 0, Self.steps, "unacknowledged at the end \(buffer.unacknowledgedCount)")
+        try buffer.finishBackgroundWork()
         try check(try segmentFiles(directory.storage).count <= 1, Self.steps, "segments left after everything was acknowledged")
         try check(buffer.takeLosses().isEmpty, Self.steps, "losses at the end")
     }

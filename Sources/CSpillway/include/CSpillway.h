@@ -47,6 +47,12 @@ int spw_pipe_cloexec(int fds[2]);
 /// fcntl(F_SETPIPE_SZ). C because the constant and the variadic fcntl are not importable.
 int spw_set_pipe_size(int fd, int size);
 
+/// CRC-32C with the SSE4.2 `crc32` instruction, on the raw state (start with ~0, invert at the
+/// end). C because Swift has no intrinsic for it. Only when `spw_crc32c_hardware()` says the CPU
+/// has it.
+int spw_crc32c_hardware(void);
+uint32_t spw_crc32c_update(uint32_t state, const void *data, size_t length);
+
 /// fcntl with an int argument (F_GETFL/F_SETFL/F_GETFD/F_DUPFD_CLOEXEC). C because fcntl is variadic.
 int spw_fcntl_int(int fd, int cmd, int arg);
 
