@@ -90,23 +90,23 @@ public struct Pipe: Sendable {
 
 /// Largest pipe size an unprivileged process may set.
 public func pipeMaxSize() -> Int32? {
-    guard let text = try? readSmallFile("/proc/sys/fs/pipe-max-size") else { return nil }
+    guard let text = try? readSmallFile("/proc/sys/fs/pipe-max-size", limit: 32) else { return nil }
     return Int32(String(decoding: text, as: UTF8.self).filter { !$0.isWhitespace })
 }
 
-/// Reads a small file whole (proc files, secrets); at most `limit` bytes.
+/// Reads a small file whole (proc files, secrets); at most `limit` bytes. Grows its buffer as
+/// it reads: allocating `limit` up front (and asking procfs to fill 1 MiB) cost a third of
+/// spillway's start-up.
 public func readSmallFile(_ path: String, limit: Int = 1 << 20) throws(SystemError) -> [UInt8] {
     let fd = FileDescriptor(rawValue: try syscall("open(\(path))", { Glibc.open(path, O_RDONLY | O_CLOEXEC) }))
     defer { try? fd.close() }
-    var bytes = [UInt8](repeating: 0, count: limit)
-    var count = 0
-    while count < limit {
-        let n = try syscall("read(\(path))", {
-            bytes.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress! + count, limit - count) }
-        })
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: min(limit, 4096))
+    while bytes.count < limit {
+        let want = min(chunk.count, limit - bytes.count)
+        let n = try syscall("read(\(path))", { chunk.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress!, want) } })
         if n == 0 { break }
-        count += n
+        bytes += chunk[..<n]
     }
-    bytes.removeSubrange(count...)
     return bytes
 }

@@ -72,7 +72,11 @@ public final class ReadinessWatcher: Sendable {
     private func run() -> Never {
         var drain = [UInt8](repeating: 0, count: 64)
         while true {
-            let armed = state.withLock { state in state.watches.filter { $0.value.armed }.map { ($0.key, $0.value.fd) } }
+            // In the order they were added: stdout before stderr when both are ready, so that
+            // lines written back to back keep their order across streams.
+            let armed = state.withLock { state in
+                state.watches.filter { $0.value.armed }.map { ($0.key, $0.value.fd) }.sorted { $0.0 < $1.0 }
+            }
             var fds = [pollfd(fd: wake.readEnd.rawValue, events: Int16(POLLIN), revents: 0)]
             fds += armed.map { pollfd(fd: $0.1, events: Int16(POLLIN), revents: 0) }
             guard (try? syscall("poll", { Glibc.poll(&fds, nfds_t(fds.count), -1) })) != nil else { continue }
