@@ -22,6 +22,9 @@ lock = threading.Lock()
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY the body waits for the
+    # client's delayed ACK (40 ms a request), and the stub would measure that, not the client.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
