@@ -1,9 +1,7 @@
 """Issue 2: framing into records and the console sink, end to end through the binary."""
-import base64
-import json
-import os
 import subprocess
 import time
+from datetime import datetime
 
 import pytest
 
@@ -24,6 +22,8 @@ def test_records_carry_time_source_and_name(spillway):
     for r in records:
         assert r["container_name"] == "python3"
         assert r["time"].endswith("Z") and len(r["time"]) == len("2026-01-01T10:00:00.123456789Z")
+        at = datetime.fromisoformat(r["time"][:26] + "+00:00").timestamp()  # to microseconds
+        assert before - 0.001 <= at <= time.time(), (before, r["time"])
     assert summary_line(result.stderr)["delivered"] == 2
 
 

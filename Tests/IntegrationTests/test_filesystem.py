@@ -62,10 +62,11 @@ def assert_backlog_empty(tmp_path):
     assert summary_line(result.stderr)["buffered"] == 0
 
 
-def test_receiver_down_the_writer_never_stalls_and_every_line_arrives_after(spillway, tmp_path):
+def write_all_while_the_receiver_is_down(tmp_path, n, size, **extra):
+    """The writer writes all `n` lines with no receiver; then one starts and spillway finishes.
+    Returns (the writer's report, spillway's stderr, the spillway process)."""
     port = free_port()
-    n = 60_000
-    proc, report, progress = start_writer(tmp_path, fs_env(tmp_path, port), rate=20_000, count=n, size=100)
+    proc, report, progress = start_writer(tmp_path, fs_env(tmp_path, port, **extra), rate=20_000, count=n, size=size)
     peer = None
     try:
         assert wait_for(report.exists, 30), "the writer did not finish while the receiver was down"
@@ -74,7 +75,12 @@ def test_receiver_down_the_writer_never_stalls_and_every_line_arrives_after(spil
     finally:
         if peer:
             peer.stop()
-    written = json.loads(report.read_text())
+    return json.loads(report.read_text()), err, proc
+
+
+def test_receiver_down_the_writer_never_stalls_and_every_line_arrives_after(spillway, tmp_path):
+    n = 60_000
+    written, err, proc = write_all_while_the_receiver_is_down(tmp_path, n, size=100)
     got = all_seqs(tmp_path, "events.jsonl")
     print(f"longest write {written['longest_write'] * 1000:.1f} ms over {n} lines with the receiver down")
     assert written["written"] == n
@@ -184,19 +190,9 @@ def test_storage_limit_with_block_stalls_the_writer_then_loses_nothing(spillway,
 
 
 def test_storage_limit_with_drop_oldest_never_stalls_and_reports_exactly(spillway, tmp_path):
-    port = free_port()
     n = 60_000
-    env = fs_env(tmp_path, port, SPILLWAY_STORAGE_LIMIT="1m", SPILLWAY_STORAGE_FULL="drop-oldest")
-    proc, report, progress = start_writer(tmp_path, env, rate=20_000, count=n, size=200)
-    peer = None
-    try:
-        assert wait_for(report.exists, 30)
-        peer = start_receiver(tmp_path, port, "events.jsonl")
-        out, err = finish(proc, timeout=60)
-    finally:
-        if peer:
-            peer.stop()
-    written = json.loads(report.read_text())
+    written, err, _ = write_all_while_the_receiver_is_down(
+        tmp_path, n, size=200, SPILLWAY_STORAGE_LIMIT="1m", SPILLWAY_STORAGE_FULL="drop-oldest")
     events = read_events(tmp_path / "events.jsonl")
     got = seqs(events)
     fields = summary_line(err)

@@ -3,7 +3,6 @@ network namespace the test creates). Blocking mode stalls the writer and loses n
 non-blocking mode never stalls. Root only."""
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +12,8 @@ import pytest
 
 from conftest import base_env, spillway_path, summary_line
 from peerlib import read_events, wait_for_port_file
-from test_forward import WRITER, markers, read_int, seqs
+from test_forward import markers, seqs
+from writerlib import WRITER, read_int
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("iptables"),
