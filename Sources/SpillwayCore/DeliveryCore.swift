@@ -235,17 +235,32 @@ public final class DeliveryCore: @unchecked Sendable {
     private func release(_ sent: Sent, rejected: [Rejection]) {
         var bytes = 0
         var delivered = 0
-        var refused = [DropReason?](repeating: nil, count: sent.batch.records.count)
-        for r in rejected { for i in r.indices where i < refused.count { refused[i] = r.reason } }
-        for (i, record) in sent.batch.records.enumerated() {
-            if let reason = refused[i] {
-                // An empty line is skipped, not a gap worth a note in the logs (DESIGN.md).
-                stats.dropped(record, reason: reason, reportable: reason != .emptyLine)
-            } else if record.isDropReport {
-                stats.reportSent()
-            } else {
-                delivered += 1
-                bytes += record.line.count
+        if rejected.isEmpty {
+            // The common case, once per batch of thousands: count without copying records
+            // (each copy of a record retains and releases its line's storage).
+            sent.batch.records.withUnsafeBufferPointer { records in
+                for i in records.indices {
+                    if records[i].isDropReport {
+                        stats.reportSent()
+                    } else {
+                        delivered += 1
+                        bytes += records[i].line.count
+                    }
+                }
+            }
+        } else {
+            var refused = [DropReason?](repeating: nil, count: sent.batch.records.count)
+            for r in rejected { for i in r.indices where i < refused.count { refused[i] = r.reason } }
+            for (i, record) in sent.batch.records.enumerated() {
+                if let reason = refused[i] {
+                    // An empty line is skipped, not a gap worth a note in the logs (DESIGN.md).
+                    stats.dropped(record, reason: reason, reportable: reason != .emptyLine)
+                } else if record.isDropReport {
+                    stats.reportSent()
+                } else {
+                    delivered += 1
+                    bytes += record.line.count
+                }
             }
         }
         store.release(sent.receipt)

@@ -76,20 +76,24 @@ public final class MemoryStore: RecordStore {
     }
 
     public func takeBatch(_ limits: BatchLimits) -> (records: [LogRecord], receipt: StoreReceipt) {
-        var records: [LogRecord] = []
-        records.reserveCapacity(min(unsent.count, limits.maxRecords))
+        // Measure first (reading through the deque, no copies), then move the run out at once.
+        var count = 0
         var bytes = 0
         var batchCost = 0
-        while let next = unsent.first, records.count < limits.maxRecords {
-            let size = next.line.count + limits.bytesPerRecord
-            if !records.isEmpty && bytes + size > limits.maxBytes { break }
-            let record = popUnsent()!
-            batchCost += record.bufferCost
-            records.append(record)
+        for index in unsent.indices {
+            guard count < limits.maxRecords else { break }
+            let lineBytes = unsent[index].line.count
+            let size = lineBytes + limits.bytesPerRecord
+            if count > 0 && bytes + size > limits.maxBytes { break }
+            batchCost += lineBytes + LogRecord.overhead
             bytes += size
+            count += 1
         }
-        taken += records.count
-        return (records, StoreReceipt(cost: batchCost, positions: 0..<UInt64(records.count)))
+        let records = Array(unsent.prefix(count))
+        unsent.removeFirst(count)
+        unsentBatchBytes -= bytes - count * limits.bytesPerRecord + count * bytesPerRecord
+        taken += count
+        return (records, StoreReceipt(cost: batchCost, positions: 0..<UInt64(count)))
     }
 
     public func release(_ receipt: StoreReceipt) {
