@@ -1,3 +1,4 @@
+import Dispatch
 import SpillwayCore
 
 /// A sink that records every batch and answers as the test scripts it: immediately with a fixed
@@ -74,7 +75,14 @@ public final class ManualWallClock: WallClock, @unchecked Sendable {
 
 /// Collects diagnostics for assertions.
 public final class RecordingDiagnostics: Diagnostics, @unchecked Sendable {
-    public private(set) var messages: [(DiagnosticLevel, String)] = []
+    private let queue = DispatchQueue(label: "spillway.test.diagnostics")
+    private var entries: [(DiagnosticLevel, String)] = []
     public init() {}
-    public func log(_ level: DiagnosticLevel, _ message: String) { messages.append((level, message)) }
+    public func log(_ level: DiagnosticLevel, _ message: String) { queue.sync { entries.append((level, message)) } }
+    /// Everything logged, in order, with its level.
+    public var messages: [(DiagnosticLevel, String)] { queue.sync { entries } }
+    /// The messages logged at `level`.
+    public func messages(_ level: DiagnosticLevel) -> [String] {
+        queue.sync { entries.filter { $0.0 == level }.map(\.1) }
+    }
 }

@@ -104,18 +104,3 @@ final class FakeServer: @unchecked Sendable {
     }
 }
 
-/// Collects diagnostics from any thread.
-final class Recorder: Diagnostics, @unchecked Sendable {
-    private let queue = DispatchQueue(label: "recorder")
-    private var entries: [(DiagnosticLevel, String)] = []
-
-    func log(_ level: DiagnosticLevel, _ message: String) {
-        queue.sync { entries.append((level, message)) }
-    }
-
-    func messages(_ level: DiagnosticLevel) -> [String] {
-        queue.sync { entries.filter { $0.0 == level }.map { $0.1 } }
-    }
-
-    var all: [String] { queue.sync { entries.map(\.1) } }
-}

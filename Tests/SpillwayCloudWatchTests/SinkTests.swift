@@ -38,7 +38,7 @@ final class Box<T>: @unchecked Sendable {
 let testClock = ManualWallClock(Timestamp(nanoseconds: baseNanos))
 
 func makeSink(_ server: FakeServer, env: [String: String] = [:], files: Box<[String: String]> = Box([:]),
-              configure: (inout CloudWatchSinkOptions) -> Void = { _ in }, diagnostics: any Diagnostics = Recorder()) throws -> CloudWatchSink {
+              configure: (inout CloudWatchSinkOptions) -> Void = { _ in }, diagnostics: any Diagnostics = RecordingDiagnostics()) throws -> CloudWatchSink {
     var environment = ["AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1",
                        "AWS_EC2_METADATA_DISABLED": "true"]
     environment.merge(env) { $1 }
@@ -277,7 +277,7 @@ struct SinkTests {
 
     @Test func otherInvalidParameterRefusesTheEvents() async throws {
         let server = try FakeServer { _ in .init(status: 400, body: #"{"__type":"InvalidParameterException","message":"bad"}"#) }
-        let diagnostics = Recorder()
+        let diagnostics = RecordingDiagnostics()
         let sink = try makeSink(server, diagnostics: diagnostics)
         #expect(await sink.send([record("a"), record("b")]) ==
             .rejected([Rejection(indices: 0..<2, reason: .rejected("refused: InvalidParameterException (HTTP 400): bad"))]))
@@ -322,7 +322,7 @@ struct SetupTests {
         var o = CloudWatchSinkOptions(group: "g", stream: "s", environment: env, metadataTimeout: .milliseconds(300))
         configure(&o)
         do {
-            _ = try CloudWatchSink(options: o, diagnostics: Recorder())
+            _ = try CloudWatchSink(options: o, diagnostics: RecordingDiagnostics())
             return nil
         } catch let e as CloudWatchSinkSetupError {
             return e
@@ -368,7 +368,7 @@ struct SetupTests {
         let sink = try CloudWatchSink(options: CloudWatchSinkOptions(
             group: "g", stream: "s",
             environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.url, "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "S"]),
-            diagnostics: Recorder())
+            diagnostics: RecordingDiagnostics())
         #expect(sink.region == "eu-central-1")
         #expect(sink.endpointDescription == "https://logs.eu-central-1.amazonaws.com/")
         sink.shutdown {}

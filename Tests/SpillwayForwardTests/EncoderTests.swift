@@ -1,6 +1,7 @@
 import CSpillwayZlib
 import NIOCore
 import SpillwayCore
+import SpillwayTestKit
 import Testing
 
 @testable import SpillwayForward
@@ -240,7 +241,7 @@ func entries(_ enc: ForwardEncoder, _ records: [LogRecord]) -> [UInt8] {
     @Test func batchLimitsKeepMessagesUnderTheTarget() throws {
         let options = ForwardSinkOptions(tag: "app", containerName: "web", containerID: "0123456789abcdef",
                                          extraFields: [("env", "production")], maxMessageBytes: 64 * 1024)
-        let sink = try ForwardSink(options: options, diagnostics: Recorder())
+        let sink = try ForwardSink(options: options, diagnostics: RecordingDiagnostics())
         defer { sink.shutdownSync() }
         let limits = sink.batchLimits
         #expect(limits.maxRecords >= 100_000)

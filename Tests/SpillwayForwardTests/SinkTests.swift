@@ -1,4 +1,5 @@
 import SpillwayCore
+import SpillwayTestKit
 import Testing
 
 @testable import SpillwayForward
@@ -19,7 +20,7 @@ struct SinkTests {
     @Test(arguments: [TestServer.Behavior.Acks.str, .bin])
     func deliveredOnAck(acks: TestServer.Behavior.Acks) async throws {
         let server = try await TestServer.start(.init(acks: acks))
-        let sink = try ForwardSink(options: options([server.endpoint]), diagnostics: Recorder())
+        let sink = try ForwardSink(options: options([server.endpoint]), diagnostics: RecordingDiagnostics())
         #expect(await sink.send(twoRecords) == .delivered)
         #expect(await sink.send([record("third")], id: 2) == .delivered)
         let received = try await server.onLoop { server.received }
@@ -46,7 +47,7 @@ struct SinkTests {
 
     @Test func retryableWithoutAckAndOneWarning() async throws {
         let server = try await TestServer.start(.init(acks: .none))
-        let diagnostics = Recorder()
+        let diagnostics = RecordingDiagnostics()
         let sink = try ForwardSink(options: options([server.endpoint], ackTimeout: .milliseconds(200)),
                                    diagnostics: diagnostics)
         let first = await sink.send(twoRecords)
@@ -63,7 +64,7 @@ struct SinkTests {
 
     @Test func peerCloseIsRetryable() async throws {
         let server = try await TestServer.start(.init(closeOnMessage: true))
-        let sink = try ForwardSink(options: options([server.endpoint]), diagnostics: Recorder())
+        let sink = try ForwardSink(options: options([server.endpoint]), diagnostics: RecordingDiagnostics())
         let outcome = await sink.send(twoRecords)
         #expect(outcome == .retryable(reason: "connection to \(server.endpoint) closed by the receiver"))
         await sink.shutdown()
@@ -72,7 +73,7 @@ struct SinkTests {
 
     @Test func connectionRefusedIsRetryable() async throws {
         let port = try await TestServer.refusedPort()
-        let sink = try ForwardSink(options: options([.tcp(host: "127.0.0.1", port: port)]), diagnostics: Recorder())
+        let sink = try ForwardSink(options: options([.tcp(host: "127.0.0.1", port: port)]), diagnostics: RecordingDiagnostics())
         let outcome = await sink.send(twoRecords)
         #expect(outcome == .retryable(reason: "connect to tcp://127.0.0.1:\(port): connection refused"))
         await sink.shutdown()
@@ -80,7 +81,7 @@ struct SinkTests {
 
     @Test func unixSocketThatDoesNotExist() async throws {
         let sink = try ForwardSink(options: options([.unix(path: "/tmp/spillway-test-missing-\(port())/sock")]),
-                                   diagnostics: Recorder())
+                                   diagnostics: RecordingDiagnostics())
         let outcome = await sink.send(twoRecords)
         #expect(outcome.reason?.hasPrefix("connect to unix:///tmp/spillway-test-missing-") == true)
         await sink.shutdown()
@@ -89,7 +90,7 @@ struct SinkTests {
     @Test func unixSocket() async throws {
         let path = "/tmp/spillway-forward-test-\(port()).sock"
         let server = try await TestServer.start(unixPath: path)
-        let sink = try ForwardSink(options: options([.unix(path: path)]), diagnostics: Recorder())
+        let sink = try ForwardSink(options: options([.unix(path: path)]), diagnostics: RecordingDiagnostics())
         #expect(await sink.send(twoRecords) == .delivered)
         await sink.shutdown()
         try await server.stop()
@@ -99,7 +100,7 @@ struct SinkTests {
         let refused = try await TestServer.refusedPort()
         let server = try await TestServer.start()
         let sink = try ForwardSink(options: options([.tcp(host: "127.0.0.1", port: refused), server.endpoint]),
-                                   diagnostics: Recorder())
+                                   diagnostics: RecordingDiagnostics())
         #expect(await sink.send(twoRecords) == .delivered)
         #expect(try await server.messageCount == 1)
         await sink.shutdown()
@@ -110,7 +111,7 @@ struct SinkTests {
         let a = try await TestServer.refusedPort()
         let b = try await TestServer.refusedPort()
         let sink = try ForwardSink(options: options([.tcp(host: "127.0.0.1", port: a), .tcp(host: "127.0.0.1", port: b)]),
-                                   diagnostics: Recorder())
+                                   diagnostics: RecordingDiagnostics())
         let outcome = await sink.send(twoRecords)
         #expect(outcome == .retryable(reason: "connect to tcp://127.0.0.1:\(a): connection refused; "
             + "connect to tcp://127.0.0.1:\(b): connection refused"))
@@ -124,7 +125,7 @@ struct SinkTests {
             options: options([.tcp(host: "127.0.0.1", port: preferredPort), fallback.endpoint]) {
                 $0.failbackInterval = .milliseconds(100)
             },
-            diagnostics: Recorder())
+            diagnostics: RecordingDiagnostics())
         #expect(await sink.send(twoRecords) == .delivered)
         #expect(try await fallback.messageCount == 1)
         let preferred = try await TestServer.start(port: preferredPort)
@@ -159,7 +160,7 @@ struct SinkTests {
 
     @Test func severalInFlightAckedOutOfOrder() async throws {
         let server = try await TestServer.start(.init(acks: .reversed(after: 4)))
-        let sink = try ForwardSink(options: options([server.endpoint]), diagnostics: Recorder())
+        let sink = try ForwardSink(options: options([server.endpoint]), diagnostics: RecordingDiagnostics())
         // The first send connects; the others wait for that connection: all four share it.
         let outcomes = await withTaskGroup(of: SendOutcome.self) { group in
             for i in 0..<4 {
@@ -178,7 +179,7 @@ struct SinkTests {
 
     @Test func withoutAcksDeliveredOnWrite() async throws {
         let server = try await TestServer.start(.init(acks: .none))
-        let sink = try ForwardSink(options: options([server.endpoint]) { $0.requireAck = false }, diagnostics: Recorder())
+        let sink = try ForwardSink(options: options([server.endpoint]) { $0.requireAck = false }, diagnostics: RecordingDiagnostics())
         #expect(await sink.send(twoRecords) == .delivered)
         await sink.shutdown()
         // The message carried no chunk.
@@ -192,7 +193,7 @@ struct SinkTests {
 
     @Test func gzipThroughTheWire() async throws {
         let server = try await TestServer.start()
-        let sink = try ForwardSink(options: options([server.endpoint]) { $0.compressGzip = true }, diagnostics: Recorder())
+        let sink = try ForwardSink(options: options([server.endpoint]) { $0.compressGzip = true }, diagnostics: RecordingDiagnostics())
         #expect(await sink.send(twoRecords) == .delivered)
         let message = try #require(try await server.onLoop { server.received }.first)
         let parts = try #require(message.arrayValue)
@@ -207,7 +208,7 @@ struct SinkTests {
 
     @Test func handshakeWithSharedKey() async throws {
         let server = try await TestServer.start(.init(sharedKey: "s3cret"))
-        let diagnostics = Recorder()
+        let diagnostics = RecordingDiagnostics()
         let sink = try ForwardSink(options: options([server.endpoint]) {
             $0.sharedKey = "s3cret"
             $0.selfHostname = "client-host"
@@ -222,7 +223,7 @@ struct SinkTests {
 
     @Test func handshakeRejected() async throws {
         let server = try await TestServer.start(.init(sharedKey: "right"))
-        let diagnostics = Recorder()
+        let diagnostics = RecordingDiagnostics()
         let sink = try ForwardSink(options: options([server.endpoint]) { $0.sharedKey = "wrong" }, diagnostics: diagnostics)
         let outcome = await sink.send(twoRecords)
         #expect(outcome == .retryable(reason: "handshake rejected by \(server.endpoint): shared_key mismatch"))
@@ -235,7 +236,7 @@ struct SinkTests {
 
     @Test func pongDigestMismatch() async throws {
         let server = try await TestServer.start(.init(sharedKey: "key", pongKey: "other"))
-        let sink = try ForwardSink(options: options([server.endpoint]) { $0.sharedKey = "key" }, diagnostics: Recorder())
+        let sink = try ForwardSink(options: options([server.endpoint]) { $0.sharedKey = "key" }, diagnostics: RecordingDiagnostics())
         let outcome = await sink.send(twoRecords)
         #expect(outcome == .retryable(
             reason: "handshake with \(server.endpoint): PONG digest mismatch: wrong shared key on the receiver?"))
@@ -249,7 +250,7 @@ struct SinkTests {
         let sink = try ForwardSink(options: options([server.endpoint]) {
             $0.sharedKey = "key"
             $0.connectTimeout = .milliseconds(200)
-        }, diagnostics: Recorder())
+        }, diagnostics: RecordingDiagnostics())
         let outcome = await sink.send(twoRecords)
         #expect(outcome == .retryable(reason: "handshake with \(server.endpoint): no answer within 200ms"))
         await sink.shutdown()
@@ -260,7 +261,7 @@ struct SinkTests {
         let server = try await TestServer.start(.init(stall: true))
         let sink = try ForwardSink(options: options([server.endpoint]) {
             $0.writeTimeout = .milliseconds(300)
-        }, diagnostics: Recorder())
+        }, diagnostics: RecordingDiagnostics())
         // 64 MiB: more than the loopback socket buffers of both ends can hold.
         let big = [UInt8](repeating: 0x61, count: 1 << 20)
         let records = (0..<64).map { _ in LogRecord(time: knownTime, stream: .stdout, line: big[...]) }
@@ -272,7 +273,7 @@ struct SinkTests {
 
     @Test func shutdownFailsBatchesInFlight() async throws {
         let server = try await TestServer.start(.init(acks: .none))
-        let sink = try ForwardSink(options: options([server.endpoint]), diagnostics: Recorder())
+        let sink = try ForwardSink(options: options([server.endpoint]), diagnostics: RecordingDiagnostics())
         async let outcome = sink.send(twoRecords)
         while try await server.messageCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
         await sink.shutdown()
@@ -281,7 +282,7 @@ struct SinkTests {
     }
 
     @Test func useAfterShutdown() async throws {
-        let sink = try ForwardSink(options: options([.tcp(host: "127.0.0.1", port: 1)]), diagnostics: Recorder())
+        let sink = try ForwardSink(options: options([.tcp(host: "127.0.0.1", port: 1)]), diagnostics: RecordingDiagnostics())
         await sink.shutdown()
         await sink.shutdown()
         #expect(await sink.send(twoRecords) == .retryable(reason: "forward sink is shut down"))
@@ -289,11 +290,11 @@ struct SinkTests {
 
     @Test func setupErrors() throws {
         #expect(throws: ForwardSinkSetupError.self) {
-            try ForwardSink(options: options([]), diagnostics: Recorder())
+            try ForwardSink(options: options([]), diagnostics: RecordingDiagnostics())
         }
         do {
             _ = try ForwardSink(options: options([.tls(host: "localhost", port: 1)]) { $0.tlsCAFile = "/nonexistent/ca.pem" },
-                                diagnostics: Recorder())
+                                diagnostics: RecordingDiagnostics())
             Issue.record("a missing CA file must be an error")
         } catch let e as ForwardSinkSetupError {
             #expect(e.option == "tlsCAFile")

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SpillwayCore
+import SpillwayTestKit
 import Testing
 
 @testable import SpillwayForward
@@ -26,7 +27,7 @@ struct TLSTests {
         defer { cleanUp() }
         let server = try await TestServer.start(tls: try serverTLSContext())
         let sink = try ForwardSink(options: options([.tls(host: host, port: server.port)]) { $0.tlsCAFile = caFile },
-                                   diagnostics: Recorder())
+                                   diagnostics: RecordingDiagnostics())
         #expect(await sink.send(twoRecords) == .delivered)
         #expect(try await server.messageCount == 1)
         await sink.shutdown()
@@ -36,7 +37,7 @@ struct TLSTests {
     @Test func untrustedCertificateIsRetryable() async throws {
         defer { cleanUp() }
         let server = try await TestServer.start(tls: try serverTLSContext())
-        let diagnostics = Recorder()
+        let diagnostics = RecordingDiagnostics()
         let sink = try ForwardSink(options: options([.tls(host: "localhost", port: server.port)]) { $0.tlsCAFile = otherCAFile },
                                    diagnostics: diagnostics)
         let outcome = await sink.send(twoRecords)
@@ -51,7 +52,7 @@ struct TLSTests {
         let server = try await TestServer.start(tls: try serverTLSContext())
         // Trusted CA, but the certificate does not name 127.0.0.2.
         let sink = try ForwardSink(options: options([.tls(host: "127.0.0.2", port: server.port)]) { $0.tlsCAFile = caFile },
-                                   diagnostics: Recorder())
+                                   diagnostics: RecordingDiagnostics())
         let outcome = await sink.send(twoRecords)
         #expect(outcome.reason != nil, "\(outcome)")
         await sink.shutdown()
@@ -62,7 +63,7 @@ struct TLSTests {
         defer { cleanUp() }
         let server = try await TestServer.start(tls: try serverTLSContext())
         let sink = try ForwardSink(options: options([.tls(host: "localhost", port: server.port)]) { $0.tlsVerify = false },
-                                   diagnostics: Recorder())
+                                   diagnostics: RecordingDiagnostics())
         #expect(await sink.send(twoRecords) == .delivered)
         await sink.shutdown()
         try await server.stop()
@@ -74,7 +75,7 @@ struct TLSTests {
         let sink = try ForwardSink(options: options([.tls(host: "localhost", port: server.port)]) {
             $0.tlsCAFile = caFile
             $0.sharedKey = "k"
-        }, diagnostics: Recorder())
+        }, diagnostics: RecordingDiagnostics())
         #expect(await sink.send(twoRecords) == .delivered)
         await sink.shutdown()
         try await server.stop()

@@ -10,19 +10,6 @@ import SpillwayCore
 
 @testable import SpillwayForward
 
-/// Collects the sink's diagnostics.
-final class Recorder: Diagnostics, @unchecked Sendable {
-    private let queue = DispatchQueue(label: "recorder")
-    private var entries: [(DiagnosticLevel, String)] = []
-
-    func log(_ level: DiagnosticLevel, _ message: String) {
-        queue.sync { entries.append((level, message)) }
-    }
-
-    func messages(_ level: DiagnosticLevel) -> [String] {
-        queue.sync { entries.filter { $0.0 == level }.map { $0.1 } }
-    }
-}
 
 extension ForwardSink {
     func send(_ records: [LogRecord], id: UInt64 = 1) async -> SendOutcome {
