@@ -48,3 +48,11 @@ def spillway():
     path = spillway_path()
     assert os.access(path, os.X_OK), f"build spillway first: {path}"
     return path
+
+
+@pytest.fixture(autouse=True)
+def end_writers():
+    """Ends any spillway a test started with writerlib.start_writer and left running."""
+    yield
+    import writerlib
+    writerlib.end_leftovers()

@@ -94,22 +94,17 @@ def test_setup_errors_are_125_naming_the_variable(env, variable):
 def test_moto_restart_mid_run_recreates_group_and_stream_and_loses_nothing(tmp_path, moto):
     count = 3000
     proc, report, progress = start_writer(tmp_path, moto_env(moto), rate=1000, count=count, size=80)
+    assert wait_for(lambda: len(moto.messages()) >= 500, 30), "the first events never reached moto"
+    # Hold spillway still while moto's contents are read and moto is restarted, so that what
+    # the first moto got is known exactly (a request it answered after the read would be
+    # lost with it; one in flight is sent again to the new moto).
+    os.kill(proc.pid, signal.SIGSTOP)
     try:
-        assert wait_for(lambda: len(moto.messages()) >= 500, 30), "the first events never reached moto"
-        # Hold spillway still while moto's contents are read and moto is restarted, so that what
-        # the first moto got is known exactly (a request it answered after the read would be
-        # lost with it; one in flight is sent again to the new moto).
-        os.kill(proc.pid, signal.SIGSTOP)
-        try:
-            before = moto.messages()
-            moto.restart()
-        finally:
-            os.kill(proc.pid, signal.SIGCONT)
-        out, err = finish(proc)
+        before = moto.messages()
+        moto.restart()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        os.kill(proc.pid, signal.SIGCONT)
+    out, err = finish(proc)
     assert proc.returncode == 0, err.decode(errors="replace")
     after = moto.messages()
     assert after, "nothing arrived after the restart"
@@ -127,19 +122,14 @@ def test_moto_stopped_under_a_steady_writer(tmp_path, moto, mode):
     count = 16000
     env = moto_env(moto, SPILLWAY_MODE=mode, SPILLWAY_MAX_BUFFER_SIZE="64k", SPILLWAY_MAX_LINE_SIZE="16k")
     proc, report, progress = start_writer(tmp_path, env, rate=4000, count=count, seconds=30, size=400)
+    assert wait_for(lambda: len(moto.messages()) > 0, 30), "the first events never reached moto"
+    moto.signal(signal.SIGSTOP)
     try:
-        assert wait_for(lambda: len(moto.messages()) > 0, 30), "the first events never reached moto"
-        moto.signal(signal.SIGSTOP)
-        try:
-            time.sleep(3)
-            written_during = read_int(progress)
-        finally:
-            moto.signal(signal.SIGCONT)
-        out, err = finish(proc)
+        time.sleep(3)
+        written_during = read_int(progress)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        moto.signal(signal.SIGCONT)
+    out, err = finish(proc)
     assert proc.returncode == 0, err.decode(errors="replace")
     writer = json.loads(report.read_text())
     summary = summary_line(err)

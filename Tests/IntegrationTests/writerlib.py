@@ -8,6 +8,18 @@ from conftest import spillway_path
 
 WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workloads", "steady_writer.py")
 
+# Every spillway start_writer started; conftest's autouse fixture ends what is left after each
+# test (by its PID), also when an assertion failed before `finish`.
+started = []
+
+
+def end_leftovers():
+    while started:
+        proc = started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
 
 def start_writer(tmp_path, env, rate, count, seconds=60, size=100):
     """`spillway -- steady_writer.py …`; returns (process, report path, progress path)."""
@@ -17,6 +29,7 @@ def start_writer(tmp_path, env, rate, count, seconds=60, size=100):
                              "--seconds", str(seconds), "--size", str(size), "--report", str(report),
                              "--progress", str(progress)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    started.append(proc)
     return proc, report, progress
 
 
