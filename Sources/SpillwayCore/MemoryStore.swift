@@ -76,22 +76,20 @@ public final class MemoryStore: RecordStore {
     }
 
     public func takeBatch(_ limits: BatchLimits) -> (records: [LogRecord], receipt: StoreReceipt) {
-        // Measure first (reading through the deque, no copies), then move the run out at once.
+        // Measure first (reading through the deque, no copies), then take the run out at once.
         var count = 0
-        var bytes = 0
-        var batchCost = 0
+        var lineBytes = 0
         for index in unsent.indices {
             guard count < limits.maxRecords else { break }
-            let lineBytes = unsent[index].line.count
-            let size = lineBytes + limits.bytesPerRecord
-            if count > 0 && bytes + size > limits.maxBytes { break }
-            batchCost += lineBytes + LogRecord.overhead
-            bytes += size
+            let size = unsent[index].line.count
+            if count > 0 && lineBytes + size + (count + 1) * limits.bytesPerRecord > limits.maxBytes { break }
+            lineBytes += size
             count += 1
         }
         let records = Array(unsent.prefix(count))
         unsent.removeFirst(count)
-        unsentBatchBytes -= bytes - count * limits.bytesPerRecord + count * bytesPerRecord
+        let batchCost = lineBytes + count * LogRecord.overhead  // Σ bufferCost
+        unsentBatchBytes -= lineBytes + count * bytesPerRecord
         taken += count
         return (records, StoreReceipt(cost: batchCost, positions: 0..<UInt64(count)))
     }
