@@ -24,21 +24,25 @@ enum Launcher {
             print("spillway \(spillwayVersion) (libseccomp \(ProcessControl.seccompVersion()))")
             return 0
         case .checkConfiguration(let command):
-            guard let configuration = configure(command: command) else { return 125 }
+            guard let configuration = configure(command: command, environment: environmentDictionary()) else { return 125 }
             print(configuration.redactedDescription())
             return 0
         case .run(let command):
-            guard let configuration = configure(command: command) else { return 125 }
-            return supervise(command: command, configuration: configuration)
+            let environment = environmentDictionary()
+            guard let configuration = configure(command: command, environment: environment) else { return 125 }
+            return supervise(command: command, configuration: configuration, environment: environment)
         case .drain(let command):
-            guard let configuration = configure(command: command, forDrain: true) else { return 125 }
-            return drain(configuration: configuration)
+            let environment = environmentDictionary()
+            guard let configuration = configure(command: command, environment: environment, forDrain: true) else {
+                return 125
+            }
+            return drain(configuration: configuration, environment: environment)
         }
     }
 
     /// Parses and validates the environment; prints the one-line error and returns nil on failure.
-    static func configure(command: [String], forDrain: Bool = false) -> Configuration? {
-        var environment = environmentDictionary()
+    static func configure(command: [String], environment: [String: String], forDrain: Bool = false) -> Configuration? {
+        var environment = environment
         do {
             if forDrain {
                 // The backlog is filesystem mode's; any other mode is a mistake worth naming.
@@ -69,7 +73,7 @@ enum Launcher {
         return result
     }
 
-    static func supervise(command: [String], configuration: Configuration) -> Int32 {
+    static func supervise(command: [String], configuration: Configuration, environment: [String: String]) -> Int32 {
         let diagnostics = StandardErrorDiagnostics(minimumLevel: configuration.diagnosticLevel)
         do {
             try FileDescriptor.openNullOnClosedStandardDescriptors()
@@ -81,7 +85,8 @@ enum Launcher {
             return 125
         }
 
-        guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics) else { return 125 }
+        guard let (sink, pipeline) = makePipeline(configuration, environment: environment, diagnostics: diagnostics)
+        else { return 125 }
 
         let child: SpawnedProcess
         let inherited = ChildEnvironment(ProcessControl.environment(), ownPID: ProcessControl.currentPID)
@@ -114,10 +119,12 @@ enum Launcher {
     }
 
     /// The sink, the store and the pipeline between them; nil after printing a 125 error.
-    static func makePipeline(_ configuration: Configuration, diagnostics: Diagnostics) -> (Sink, Pipeline)? {
+    static func makePipeline(
+        _ configuration: Configuration, environment: [String: String], diagnostics: Diagnostics
+    ) -> (Sink, Pipeline)? {
         let clock = SystemWallClock()
         do {
-            let sink = try SinkFactory.make(configuration, environment: environmentDictionary(), diagnostics: diagnostics)
+            let sink = try SinkFactory.make(configuration, environment: environment, diagnostics: diagnostics)
             let store: RecordStore
             do {
                 store = try StoreFactory.make(configuration, limits: sink.batchLimits, clock: clock, diagnostics: diagnostics)
@@ -152,9 +159,10 @@ enum Launcher {
 
     /// `spillway --drain`: delivers the backlog and exits 0, or 1 when records stay on disk
     /// (no progress for SPILLWAY_SHUTDOWN_TIMEOUT, or SIGTERM/SIGINT).
-    static func drain(configuration: Configuration) -> Int32 {
+    static func drain(configuration: Configuration, environment: [String: String]) -> Int32 {
         let diagnostics = StandardErrorDiagnostics(minimumLevel: configuration.diagnosticLevel)
-        guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics) else { return 125 }
+        guard let (sink, pipeline) = makePipeline(configuration, environment: environment, diagnostics: diagnostics)
+        else { return 125 }
         let finished = DispatchSemaphore(value: 0)
         let stallTimeout = max(configuration.shutdownTimeout, .seconds(1))
         pipeline.drainBacklog(stallTimeout: stallTimeout) {
