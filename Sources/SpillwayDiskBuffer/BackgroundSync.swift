@@ -14,9 +14,9 @@ final class BackgroundSync: Sendable {
 
     /// fdatasyncs `fd` and closes it: the caller hands it over.
     func synchronizeAndClose(_ fd: FileDescriptor) {
-        queue.async { [self] in
+        enqueue { () throws(SystemError) in
             defer { try? fd.close() }
-            record { () throws(SystemError) in try fd.synchronizeData() }
+            try fd.synchronizeData()
         }
     }
 
@@ -27,11 +27,11 @@ final class BackgroundSync: Sendable {
 
     /// Deletes a file after the jobs queued before (the ledger's fsync).
     func remove(_ path: String) {
-        queue.async { [self] in record { () throws(SystemError) in try FileSystem.remove(path) } }
+        enqueue { () throws(SystemError) in try FileSystem.remove(path) }
     }
 
     func synchronizeDirectory(_ path: String) {
-        queue.async { [self] in record { () throws(SystemError) in try FileSystem.synchronizeDirectory(path) } }
+        enqueue { () throws(SystemError) in try FileSystem.synchronizeDirectory(path) }
     }
 
     /// Waits for every job queued so far; throws the first error any of them met.
@@ -45,7 +45,10 @@ final class BackgroundSync: Sendable {
         if let error = failure.withLock({ error in defer { error = nil }; return error }) { throw error }
     }
 
-    private func record(_ job: () throws(SystemError) -> Void) {
-        do throws(SystemError) { try job() } catch { failure.withLock { if $0 == nil { $0 = error } } }
+    /// Runs `job` in order after those queued before; keeps its error if it is the first.
+    private func enqueue(_ job: @escaping @Sendable () throws(SystemError) -> Void) {
+        queue.async { [self] in
+            do throws(SystemError) { try job() } catch { failure.withLock { if $0 == nil { $0 = error } } }
+        }
     }
 }
