@@ -12,6 +12,8 @@ final class Pipeline: @unchecked Sendable {
     private let store: RecordStore
     private var syncTimer: ScheduledWork?
     private var watchdog: ScheduledWork?
+    private var progressTimer: ScheduledWork?
+    private var recordsRead = 0
     private var readers: [PipeReader] = []
     private var framers: [Framer]
     private var paused: [Bool] = [false, false]
@@ -19,6 +21,7 @@ final class Pipeline: @unchecked Sendable {
     private var records: [LogRecord] = []
     private let passthrough: Bool
     private let flushInterval: Duration
+    private let reportsProgress: Bool
     private let diagnostics: Diagnostics
 
     init(sink: Sink, store: RecordStore, clock: WallClock, configuration: PipelineSettings, diagnostics: Diagnostics) {
@@ -31,6 +34,7 @@ final class Pipeline: @unchecked Sendable {
         framers = LogStream.allCases.map { Framer(stream: $0, maxLineSize: configuration.maxLineSize) }
         passthrough = configuration.passthrough
         flushInterval = configuration.flushInterval
+        reportsProgress = configuration.reportsProgress
         self.diagnostics = diagnostics
         core.onRoom = { [unowned self] in
             for (i, reader) in readers.enumerated() where paused[i] {
@@ -59,6 +63,7 @@ final class Pipeline: @unchecked Sendable {
     /// fsyncs the disk buffer every flush interval. Call on `queue`.
     private func startDelivery() {
         core.start()
+        if reportsProgress { scheduleProgress() }
         if let disk = store as? DiskStore, disk.buffer.syncPolicy == .normal { scheduleSync(disk) }
     }
 
@@ -66,6 +71,18 @@ final class Pipeline: @unchecked Sendable {
         syncTimer = scheduler.schedule(after: flushInterval) { [weak self] in
             disk.sync()
             self?.scheduleSync(disk)
+        }
+    }
+
+    /// What an operator watching a stall wants to see each second (the figures of the summary).
+    private func scheduleProgress() {
+        progressTimer = scheduler.schedule(after: .seconds(1)) { [weak self] in
+            guard let self else { return }
+            let stats = core.stats
+            diagnostics.debug(
+                "progress read=\(recordsRead) delivered=\(stats.deliveredRecords) dropped=\(stats.droppedRecords) "
+                    + "buffered=\(core.bufferedRecords) paused=\(paused.contains(true))")
+            scheduleProgress()
         }
     }
 
@@ -103,6 +120,7 @@ final class Pipeline: @unchecked Sendable {
     func close() -> Int {
         queue.sync {
             syncTimer?.cancel()
+            progressTimer?.cancel()
             let stored = store.isDurable ? store.storedRecords : 0
             (store as? DiskStore)?.close()
             return stored
@@ -116,6 +134,7 @@ final class Pipeline: @unchecked Sendable {
         }
         records.removeAll(keepingCapacity: true)
         framers[stream].frame(bytes, time: time, into: &records)
+        recordsRead += records.count
         let keepReading = core.accept(records)
         if !keepReading { paused[stream] = true }
         return keepReading
@@ -125,6 +144,7 @@ final class Pipeline: @unchecked Sendable {
         diagnostics.debug("stream \(stream) ended \(error.map { "\($0)" } ?? "")")
         records.removeAll(keepingCapacity: true)
         framers[stream].finish(time: clock.now(), into: &records)
+        recordsRead += records.count
         core.accept(records)
         ended += 1
         if ended == readers.count { core.finishInput() }
@@ -159,4 +179,6 @@ struct PipelineSettings {
     var maxLineSize: Int
     var flushInterval: Duration
     var passthrough: Bool
+    /// `SPILLWAY_LOG_LEVEL=debug`: a progress line every second.
+    var reportsProgress: Bool
 }

@@ -30,7 +30,8 @@ extension Configuration {
         }
         return PipelineSettings(
             policy: policy, bufferSize: maxBufferSize, maxLineSize: maxLineSize,
-            flushInterval: flushInterval, passthrough: passthrough)
+            flushInterval: flushInterval, passthrough: passthrough,
+            reportsProgress: diagnosticLevel == .debug)
     }
 }
 
