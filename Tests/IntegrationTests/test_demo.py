@@ -61,7 +61,7 @@ def test_missing_packages_are_named_in_one_line_for_a_non_root_user():
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "scripts/demo: missing packages; install them, then run again: sudo apt-get install "
-        "no-such-package-spillway && python3 -m pip install no_such_module_spillway"]
+        "no-such-package-spillway && python3 -m pip install 'no_such_module_spillway'"]
 
 
 def test_help_explains_the_options():
