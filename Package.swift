@@ -4,7 +4,8 @@ import PackageDescription
 // Exclusivity is checked at compile time; the run-time checks cost ~6% of the hot path here.
 let releaseSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
-// Dependencies point one way: spillway -> sinks -> SpillwayCore; only SpillwaySystem touches libc/CSpillway.
+// Dependencies point one way: spillway -> SpillwayConfiguration -> sinks, disk buffer -> SpillwayCore
+// (docs/architecture.md draws the graph; scripts/check-imports enforces it).
 let package = Package(
     name: "spillway",
     platforms: [.macOS(.v14)],
@@ -23,7 +24,9 @@ let package = Package(
         .target(
             name: "SpillwayCore", dependencies: [.product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: releaseSettings),
-        .target(name: "SpillwayConfiguration"),
+        .target(
+            name: "SpillwayConfiguration",
+            dependencies: ["SpillwayCore", "SpillwayForward", "SpillwayCloudWatch", "SpillwayDiskBuffer"]),
         .target(
             name: "SpillwayEventLoop",
             dependencies: [
@@ -47,7 +50,7 @@ let package = Package(
         .target(
             name: "SpillwayCloudWatch",
             dependencies: [
-                "SpillwayCore", "SpillwaySystem", "SpillwayEventLoop",
+                "SpillwayCore", "SpillwayEventLoop",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -107,7 +107,7 @@ final class CloudWatchClient: EventLoopSinkClient, @unchecked Sendable {
                 completion(.retryable(reason: "CloudWatch PutLogEvents: \(Self.text(other))"))
             case .failure(let error):
                 self.progress = state
-                completion(.retryable(reason: "CloudWatch PutLogEvents: \(describeNetworkError(error))"))
+                completion(.retryable(reason: "CloudWatch PutLogEvents: \(describeHTTPError(error))"))
             }
         }
     }
@@ -206,7 +206,7 @@ final class CloudWatchClient: EventLoopSinkClient, @unchecked Sendable {
                 self.retentionPending = false
             }
         }.recover { error in
-            self.diagnostics.debug("cloudwatch: PutRetentionPolicy failed, will try again: \(describeNetworkError(error))")
+            self.diagnostics.debug("cloudwatch: PutRetentionPolicy failed, will try again: \(describeHTTPError(error))")
         }
     }
 

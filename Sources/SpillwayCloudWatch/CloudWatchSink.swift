@@ -2,7 +2,6 @@ import NIOCore
 import NIOPosix
 import SpillwayCore
 import SpillwayEventLoop
-import SpillwaySystem
 
 /// Delivers batches to Amazon CloudWatch Logs (PutLogEvents), signed with SigV4.
 ///
@@ -20,14 +19,12 @@ public final class CloudWatchSink: Sink {
 
     private let host: EventLoopSinkHost<CloudWatchClient>
 
-    /// Throws `CloudWatchSinkSetupError` naming the variable to fix.
-    public convenience init(options: CloudWatchSinkOptions, diagnostics: any Diagnostics) throws {
-        try self.init(options: options, diagnostics: diagnostics, clock: SystemWallClock(),
-                      readFile: { path in try readSmallFile(path) })
-    }
-
-    init(options: CloudWatchSinkOptions, diagnostics: any Diagnostics, clock: any WallClock,
+    /// `clock` stamps requests and times credentials; `readFile` reads the shared credential files
+    /// and token files (both injected: this module does no I/O of its own outside the network).
+    /// Throws a `ConfigurationError` naming the variable to fix.
+    public init(options unresolved: CloudWatchSinkOptions, diagnostics: any Diagnostics, clock: any WallClock,
          readFile: @escaping @Sendable (String) throws -> [UInt8]) throws {
+        let options = try unresolved.withEnvironmentFallbacks()
         let env = options.environment
         let configuredEndpoint = try Setup.configuredEndpoint(options)
         let metadataBase = try Setup.metadataEndpoint(env)
@@ -44,7 +41,7 @@ public final class CloudWatchSink: Sink {
             var region = Setup.configuredRegion(options)
             if region == nil {
                 guard let metadata else {
-                    throw CloudWatchSinkSetupError(
+                    throw ConfigurationError(
                         variable: "SPILLWAY_CLOUDWATCH_REGION",
                         message: "no region: set it (or AWS_REGION); instance metadata is disabled (AWS_EC2_METADATA_DISABLED)")
                 }
@@ -54,7 +51,7 @@ public final class CloudWatchSink: Sink {
             let provider = try Setup.credentialProvider(
                 env, region: resolvedRegion, metadata: metadata, now: clock.now().seconds, readFile: readFile)
             guard let provider else {
-                throw CloudWatchSinkSetupError(
+                throw ConfigurationError(
                     variable: "AWS_ACCESS_KEY_ID",
                     message: "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, AWS_PROFILE, or AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/_FULL_URI (instance metadata is disabled)")
             }
@@ -90,7 +87,7 @@ public final class CloudWatchSink: Sink {
         do {
             return try promise.futureResult.wait()
         } catch {
-            throw CloudWatchSinkSetupError(
+            throw ConfigurationError(
                 variable: "SPILLWAY_CLOUDWATCH_REGION",
                 message: "no region set (nor AWS_REGION, AWS_DEFAULT_REGION) and instance metadata at \(metadata.base.hostHeader) gave none: \(error)")
         }

@@ -1,7 +1,7 @@
-/// Settings of the CloudWatch Logs sink (DESIGN.md, CloudWatch sink). `environment` is the
+/// Settings of the CloudWatch Logs sink (SPILLWAY_CLOUDWATCH_* in README). `environment` is the
 /// process environment as a dictionary: the credential chain and the region/endpoint fallbacks
 /// read the standard `AWS_*` variables from it (this module never calls getenv).
-public struct CloudWatchSinkOptions: Sendable {
+public struct CloudWatchSinkOptions: Sendable, Equatable {
     /// SPILLWAY_CLOUDWATCH_GROUP.
     public var group: String
     /// SPILLWAY_CLOUDWATCH_STREAM, already template-expanded.
@@ -19,7 +19,8 @@ public struct CloudWatchSinkOptions: Sendable {
     public var endpoint: String?
     /// SPILLWAY_CLOUDWATCH_FORMAT: "json/emf" sends `x-amzn-logs-format: json/emf`.
     public var format: String?
-    /// The process environment (AWS_* variables for credentials, region, endpoints, AWS_CA_BUNDLE).
+    /// The process environment's AWS_* variables (credentials, region, endpoints, AWS_CA_BUNDLE)
+    /// and HOME (the shared credential files).
     public var environment: [String: String]
     public var connectTimeout: Duration
     /// Whole PutLogEvents exchange (and the create calls), from the first byte written.
@@ -50,17 +51,4 @@ public struct CloudWatchSinkOptions: Sendable {
         self.credentialsTimeout = credentialsTimeout
         self.metadataTimeout = metadataTimeout
     }
-}
-
-/// A sink that cannot start: `variable` is the environment variable to fix (a 125 at start).
-public struct CloudWatchSinkSetupError: Error, CustomStringConvertible, Equatable {
-    public var variable: String
-    public var message: String
-
-    public init(variable: String, message: String) {
-        self.variable = variable
-        self.message = message
-    }
-
-    public var description: String { "\(variable): \(message)" }
 }

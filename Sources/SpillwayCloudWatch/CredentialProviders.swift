@@ -86,7 +86,7 @@ struct WebIdentityCredentials: CredentialProvider {
             return AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: session, expiration: expiry)
         }.flatMapErrorThrowing { error in
             if error is CredentialsError { throw error }
-            throw CredentialsError("STS AssumeRoleWithWebIdentity: \(describeNetworkError(error))")
+            throw CredentialsError("STS AssumeRoleWithWebIdentity: \(describeHTTPError(error))")
         }
     }
 }
@@ -127,7 +127,7 @@ struct ContainerCredentials: CredentialProvider {
             return credentials
         }.flatMapErrorThrowing { error in
             if error is CredentialsError { throw error }
-            throw CredentialsError("container credentials endpoint: \(describeNetworkError(error))")
+            throw CredentialsError("container credentials endpoint: \(describeHTTPError(error))")
         }
     }
 

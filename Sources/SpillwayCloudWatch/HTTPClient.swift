@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import SpillwayEventLoop
 
 /// One HTTP request. `headers` are sent as given; the client adds `content-length` and,
 /// when absent, `host`.
@@ -122,7 +123,7 @@ final class HTTPClient: @unchecked Sendable {
         let name = endpoint.hostHeader
         return bootstrap.connect(host: endpoint.host, port: endpoint.port).flatMapError { error in
             conn.close()
-            return self.loop.makeFailedFuture(HTTPFailure(reason: "connect to \(name): \(describeNetworkError(error))", beforeResponse: true))
+            return self.loop.makeFailedFuture(HTTPFailure(reason: "connect to \(name): \(describeHTTPError(error))", beforeResponse: true))
         }.map { channel in
             conn.attach(channel)
             return conn
@@ -206,7 +207,7 @@ final class HTTPConnection: @unchecked Sendable {
         }
         let written = loop.makePromise(of: Void.self)
         written.futureResult.whenFailure { [self] error in
-            fail("write to \(endpoint.hostHeader): \(describeNetworkError(error))", beforeResponse: head == nil)
+            fail("write to \(endpoint.hostHeader): \(describeHTTPError(error))", beforeResponse: head == nil)
         }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: written)
         return p.futureResult
@@ -239,7 +240,7 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     func errorCaught(_ error: any Error) {
-        fail("\(endpoint.hostHeader): \(describeNetworkError(error))", beforeResponse: head == nil)
+        fail("\(endpoint.hostHeader): \(describeHTTPError(error))", beforeResponse: head == nil)
     }
 
     func channelClosed() {
@@ -302,28 +303,11 @@ final class HTTPResponseCollector: ChannelInboundHandler {
 }
 
 /// "connection refused", "timed out after 5000 ms", …
-func describeNetworkError(_ error: any Error) -> String {
+/// A short description of a failed HTTP exchange: ours first, then the shared network text.
+func describeHTTPError(_ error: any Error) -> String {
     switch error {
-    case let e as HTTPFailure:
-        return e.reason
-    case let e as IOError:
-        // Linux errno values; the rest keep NIO's own text.
-        let known: [Int32: String] = [111: "connection refused", 104: "connection reset", 110: "timed out",
-                                      113: "no route to host", 101: "network unreachable", 32: "broken pipe"]
-        return known[e.errnoCode] ?? e.description
-    case let e as NIOConnectionError:
-        if let first = e.connectionErrors.first { return describeNetworkError(first.error) }
-        if e.dnsAError != nil || e.dnsAAAAError != nil { return "cannot resolve host \(e.host)" }
-        return "no address for \(e.host)"
-    case let e as ChannelError:
-        switch e {
-        case .connectTimeout(let t): return "timed out after \(t.nanoseconds / 1_000_000) ms"
-        case .ioOnClosedChannel, .alreadyClosed, .eof, .outputClosed: return "connection closed"
-        default: return "\(e)"
-        }
-    case let e as NIOSSLError:
-        return "TLS: \(e)"
-    default:
-        return "\(error)"
+    case let e as HTTPFailure: return e.reason
+    case let e as NIOSSLError: return "TLS: \(e)"
+    default: return describeNetworkError(error)
     }
 }

@@ -53,7 +53,7 @@ final class InstanceMetadata: @unchecked Sendable {
             return self.get(path, context, retried: true)
         }.flatMapErrorThrowing { error in
             if error is CredentialsError { throw error }
-            throw CredentialsError("instance metadata at \(self.base.hostHeader): \(describeNetworkError(error))")
+            throw CredentialsError("instance metadata at \(self.base.hostHeader): \(describeHTTPError(error))")
         }
     }
 

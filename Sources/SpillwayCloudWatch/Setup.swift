@@ -1,8 +1,10 @@
+import SpillwayCore
+
 /// Start-up decisions that need no network: endpoint, region (unless it must come from instance
-/// metadata) and which credential provider the chain picks (DESIGN.md, credentials paragraph).
+/// metadata) and which credential provider the chain picks (the AWS SDKs' order, README).
 /// Every error names the variable to fix (a 125 at start).
 enum Setup {
-    typealias Fail = CloudWatchSinkSetupError
+    typealias Fail = ConfigurationError
 
     static func isTrue(_ value: String?) -> Bool { value?.lowercased() == "true" }
 
@@ -11,20 +13,25 @@ enum Setup {
         return v
     }
 
-    /// An explicitly configured endpoint URL (and the variable it came from), or nil for the
-    /// regional default.
+    /// An explicitly configured endpoint URL, or nil for the regional default. A bad URL names
+    /// the variable it came from.
     static func configuredEndpoint(_ options: CloudWatchSinkOptions) throws(Fail) -> HTTPEndpoint? {
+        guard let (variable, value) = endpointSource(options) else { return nil }
+        do {
+            return try HTTPEndpoint.parse(value)
+        } catch {
+            throw Fail(variable: variable, message: "\"\(value)\" is not a usable URL (\(error.reason)); expected e.g. https://logs.us-east-1.amazonaws.com")
+        }
+    }
+
+    /// The endpoint the AWS SDKs would take, with the variable it comes from.
+    static func endpointSource(_ options: CloudWatchSinkOptions) -> (variable: String, value: String)? {
         var candidates: [(String, String?)] = [("SPILLWAY_CLOUDWATCH_ENDPOINT", options.endpoint)]
         if !isTrue(options.environment["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"]) {
             candidates += ["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL"].map { ($0, nonEmpty(options.environment, $0)) }
         }
         for (variable, value) in candidates {
-            guard let value, !value.isEmpty else { continue }
-            do {
-                return try HTTPEndpoint.parse(value)
-            } catch {
-                throw Fail(variable: variable, message: "\"\(value)\" is not a usable URL (\(error.reason)); expected e.g. https://logs.us-east-1.amazonaws.com")
-            }
+            if let value, !value.isEmpty { return (variable, value) }
         }
         return nil
     }
@@ -167,5 +174,20 @@ enum Setup {
                        message: "profile \"\(name)\" gets its credentials through \(unsupported), which spillway does not support; give it aws_access_key_id/aws_secret_access_key or use another source of the chain")
         }
         return nil
+    }
+}
+
+extension CloudWatchSinkOptions {
+    /// The options with the region and endpoint the AWS SDKs would take from the environment
+    /// (`AWS_REGION`, `AWS_DEFAULT_REGION`; `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, `AWS_ENDPOINT_URL`
+    /// unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`) where they are not set: the one place these
+    /// fallbacks are resolved. A bad endpoint names the variable it came from.
+    public func withEnvironmentFallbacks() throws(ConfigurationError) -> CloudWatchSinkOptions {
+        var resolved = self
+        resolved.region = Setup.configuredRegion(self)
+        if try Setup.configuredEndpoint(self) != nil {
+            resolved.endpoint = Setup.endpointSource(self)?.value
+        }
+        return resolved
     }
 }

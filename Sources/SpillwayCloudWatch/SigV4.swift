@@ -1,3 +1,4 @@
+import SpillwayCore
 import Crypto
 
 /// AWS Signature Version 4 for header-signed requests (DESIGN.md: service `logs`). Canonicalises
@@ -43,7 +44,7 @@ struct SigV4Signer: Sendable {
         let scope = "\(date)/\(region)/\(service)/aws4_request"
         let stringToSign = "AWS4-HMAC-SHA256\n\(amzDate)\n\(scope)\n" + Self.hexSHA256(Array(canonical.utf8))
         let key = Self.signingKey(secret: credentials.secretAccessKey, date: date, region: region, service: service)
-        let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
+        let signature = Hex.string(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
         let authorization = "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), "
             + "SignedHeaders=\(signedHeaders), Signature=\(signature)"
         return Signed(authorization: authorization, canonicalRequest: canonical, stringToSign: stringToSign)
@@ -107,21 +108,11 @@ struct SigV4Signer: Sendable {
     static func hexSHA256(_ bytes: some Sequence<UInt8>) -> String {
         var hasher = SHA256()
         hasher.update(data: Array(bytes))
-        return hex(hasher.finalize())
+        return Hex.string(hasher.finalize())
     }
 
     static func hexSHA256(buffer: UnsafeRawBufferPointer) -> String {
-        hex(SHA256.hash(data: buffer))
+        Hex.string(SHA256.hash(data: buffer))
     }
 
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 }

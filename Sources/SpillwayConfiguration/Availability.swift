@@ -1,3 +1,5 @@
+import SpillwayCore
+
 extension Configuration {
     /// A setting whose feature this binary does not have yet. Recognised and refused (125),
     /// never ignored: an ignored seccomp profile would be a security hole.
@@ -18,7 +20,7 @@ extension Configuration {
 
     /// The first setting of `c` this build cannot honour, if any. Rows with a value compare the
     /// effective value (so aliases such as awslogs match); rows without compare presence.
-    public static func unavailable(_ c: Configuration, environment: [String: String]) -> ConfigurationError? {
+    static func unavailable(_ c: Configuration, environment: [String: String]) -> ConfigurationError? {
         for row in notYetBuilt {
             let hit: Bool
             if let value = row.value {

@@ -1,3 +1,5 @@
+import SpillwayCore
+
 extension Configuration {
     /// Every variable with its default and meaning, grouped as in DESIGN.md, for `--help`.
     public static func helpText() -> String {
@@ -22,7 +24,7 @@ extension Configuration {
             if v.secret {
                 shown = value == nil ? "(unset)" : "(set, redacted)"
             } else {
-                shown = value.map { escaped($0) } ?? v.unsetText
+                shown = value.map { ConfigurationError.escaped($0) } ?? v.unsetText
             }
             lines.append("\(v.name)=\(shown)")
         }
@@ -36,14 +38,4 @@ func formatSize(_ bytes: Int) -> String {
         return "\(bytes >> shift)\(unit)"
     }
     return "\(bytes)"
-}
-
-/// Milliseconds in the largest unit that divides them exactly ("90s" prints as "90s").
-func formatDuration(_ d: Duration) -> String {
-    let (seconds, attoseconds) = d.components
-    let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    for (per, unit) in [(Int64(3_600_000), "h"), (60_000, "m"), (1000, "s")] where ms != 0 && ms % per == 0 {
-        return "\(ms / per)\(unit)"
-    }
-    return ms == 0 ? "0s" : "\(ms)ms"
 }

@@ -1,11 +1,31 @@
+import SpillwayCloudWatch
+import SpillwayCore
+import SpillwayDiskBuffer
+import SpillwayForward
+
 extension Configuration {
-    /// Reads the configuration from an environment. Pure: the caller passes the environment,
-    /// the workload's command (for the default name) and the host name (for templates).
+    /// What the configuration is for: a workload's start (and `--check-config`), or `--drain`,
+    /// which delivers filesystem mode's backlog and so implies that mode.
+    public enum Purpose: Sendable { case run, drain }
+
+    /// Reads the configuration from an environment: the only entry. Pure: the caller passes the
+    /// environment, the workload's command (for the default name) and the host name (for
+    /// templates). Refuses what this build does not have, resolves the AWS fallbacks, and
+    /// checks every rule between variables.
     ///
     /// Per-variable errors come from the first bad variable in sorted key order; cross-field
     /// rules run afterwards in a fixed order, so the same environment always gives the same line.
     public static func parse(
-        environment: [String: String], command: [String], hostname: String
+        environment: [String: String], command: [String], hostname: String, for purpose: Purpose = .run
+    ) throws(ConfigurationError) -> Configuration {
+        let configuration = try read(environment: environment, command: command, hostname: hostname, for: purpose)
+        if let refusal = unavailable(configuration, environment: environment) { throw refusal }
+        return configuration
+    }
+
+    /// `parse` short of refusing what this build does not have: every value is read and checked.
+    static func read(
+        environment: [String: String], command: [String], hostname: String, for purpose: Purpose = .run
     ) throws(ConfigurationError) -> Configuration {
         var draft = Draft(config: defaults(command: command, hostname: hostname, environment: environment))
 
@@ -20,31 +40,33 @@ extension Configuration {
                 throw ConfigurationError(variable: key, value: value, expected: error.text)
             }
         }
+        if purpose == .drain {
+            // The backlog is filesystem mode's; any other mode is a mistake worth naming.
+            if let mode = environment["SPILLWAY_MODE"], draft.config.mode != .filesystem {
+                throw ConfigurationError(
+                    variable: "SPILLWAY_MODE", value: mode, expected: "filesystem (or unset) with --drain")
+            }
+            draft.config.mode = .filesystem
+        }
 
         return try resolve(draft, environment: environment, hostname: hostname)
     }
 
-    /// Defaults as DESIGN.md's tables give them; templates and sink-dependent values are
-    /// filled in by `resolve`.
+    /// Defaults as README's tables give them (the sinks' and the disk buffer's own defaults);
+    /// templates, record fields and sink-dependent values are filled in by `resolve`.
     static func defaults(command: [String], hostname: String, environment: [String: String]) -> Configuration {
-        Configuration(
+        let name = Parse.defaultName(command: command)
+        return Configuration(
             sink: .console, mode: .blocking, maxBufferSize: 1 << 20, drop: .newest,
-            storage: Storage(path: "", limit: 100 << 20, full: .block, sync: .normal),
-            name: Parse.defaultName(command: command), containerID: nil, tag: "",
+            storage: DiskBufferOptions(directory: ""),
+            name: name, containerID: nil,
             maxLineSize: 16 << 10, multilinePattern: nil,
             flushInterval: .seconds(1), shutdownTimeout: .seconds(5),
             passthrough: false, signalGroup: false, subreaper: false,
             seccompProfile: nil, seccompSelf: false, labels: [], env: [], logLevel: .info, logConfiguration: nil,
-            forward: Forward(
-                addresses: [.tcp(host: "127.0.0.1", port: 24224)], requireAck: true, ackTimeout: .seconds(30),
-                compress: .none, sharedKey: nil, username: nil, password: nil, selfHostname: hostname,
-                tlsCA: nil, tlsCert: nil, tlsKey: nil, tlsVerify: true, timeAsInteger: false,
-                connectTimeout: .seconds(5), writeTimeout: .seconds(10)
-            ),
-            cloudwatch: CloudWatch(
-                group: nil, stream: "", createGroup: false, createStream: true, retentionDays: nil,
-                region: nil, endpoint: nil, format: nil
-            )
+            forward: ForwardSinkOptions(tag: "", fields: RecordFields(containerName: name), selfHostname: hostname),
+            cloudwatch: CloudWatchSinkOptions(
+                group: "", stream: "", environment: environment.filter { $0.key.hasPrefix("AWS_") || $0.key == "HOME" })
         )
     }
 
@@ -59,7 +81,7 @@ extension Configuration {
 
         // Sink-dependent defaults and limits.
         if c.sink == .cloudwatch {
-            guard c.cloudwatch.group != nil else {
+            guard !c.cloudwatch.group.isEmpty else {
                 throw fail("SPILLWAY_CLOUDWATCH_GROUP", "a log group name (required with SPILLWAY_SINK=cloudwatch)")
             }
             if !draft.maxLineSizeSet {
@@ -71,15 +93,15 @@ extension Configuration {
         guard c.maxLineSize >= 1 else { throw fail("SPILLWAY_MAX_LINE_SIZE", "at least 1 byte") }
 
         // A buffer must hold one maximal record, or a long line could never enter it.
-        let smallest = c.maxLineSize + recordOverhead
+        let smallest = c.maxLineSize + LogRecord.overhead
         if c.maxBufferSize < smallest {
             let why = draft.maxBufferSizeSet ? "" : "; the default \(formatSize(c.maxBufferSize)) is too small"
             throw fail("SPILLWAY_MAX_BUFFER_SIZE",
-                       "at least \(smallest) bytes (SPILLWAY_MAX_LINE_SIZE \(c.maxLineSize) + \(recordOverhead) per record)\(why)")
+                       "at least \(smallest) bytes (SPILLWAY_MAX_LINE_SIZE \(c.maxLineSize) + \(LogRecord.overhead) per record)\(why)")
         }
         if c.mode == .filesystem, c.storage.limit < smallest {
             throw fail("SPILLWAY_STORAGE_LIMIT",
-                       "at least \(smallest) bytes (SPILLWAY_MAX_LINE_SIZE \(c.maxLineSize) + \(recordOverhead) per record)")
+                       "at least \(smallest) bytes (SPILLWAY_MAX_LINE_SIZE \(c.maxLineSize) + \(LogRecord.overhead) per record)")
         }
         guard c.storage.limit >= 1 else { throw fail("SPILLWAY_STORAGE_LIMIT", "at least 1 byte") }
 
@@ -111,10 +133,10 @@ extension Configuration {
             throw fail("SPILLWAY_FORWARD_SHARED_KEY",
                        "a shared key, since user authentication happens inside the shared-key handshake")
         }
-        if f.tlsCert != nil, f.tlsKey == nil {
+        if f.tlsCertFile != nil, f.tlsKeyFile == nil {
             throw fail("SPILLWAY_FORWARD_TLS_KEY", "a private key file, since SPILLWAY_FORWARD_TLS_CERT is set")
         }
-        if f.tlsKey != nil, f.tlsCert == nil {
+        if f.tlsKeyFile != nil, f.tlsCertFile == nil {
             throw fail("SPILLWAY_FORWARD_TLS_CERT", "a certificate file, since SPILLWAY_FORWARD_TLS_KEY is set")
         }
 
@@ -127,15 +149,15 @@ extension Configuration {
         for (name, template) in templates where template.usesID && c.containerID == nil {
             throw fail(name, "a template whose {id} has a value: set SPILLWAY_CONTAINER_ID or remove {id}")
         }
-        c.tag = draft.tag.expand(name: c.name, id: c.containerID, hostname: hostname)
+        c.forward.tag = draft.tag.expand(name: c.name, id: c.containerID, hostname: hostname)
         c.cloudwatch.stream = draft.stream.expand(name: c.name, id: c.containerID, hostname: hostname)
         if let path = draft.storagePath {
-            c.storage.path = path.expand(name: c.name, id: c.containerID, hostname: hostname)
+            c.storage.directory = path.expand(name: c.name, id: c.containerID, hostname: hostname)
         } else if let state = env["STATE_DIRECTORY"], !state.isEmpty {
             // systemd lists one directory per StateDirectory= entry, colon-separated: take the first.
-            c.storage.path = String(state.split(separator: ":").first ?? Substring(state))
+            c.storage.directory = String(state.split(separator: ":").first ?? Substring(state))
         } else {
-            c.storage.path = "/var/lib/spillway/" + c.name
+            c.storage.directory = "/var/lib/spillway/" + c.name
         }
         if c.sink == .cloudwatch {
             do { _ = try CloudWatchNames.stream(c.cloudwatch.stream) } catch {
@@ -144,33 +166,23 @@ extension Configuration {
         }
 
         // Record fields: an env entry may not collide with a label.
-        var fields: [Field] = []
+        var fields: [RecordFields.Field] = []
         for name in draft.envNames {
             if c.labels.contains(where: { $0.name == name }) {
                 throw fail("SPILLWAY_ENV", "names that are not also SPILLWAY_LABELS keys; \(name) is both")
             }
-            if let value = env[name] { fields.append(Field(name: name, value: value)) }
+            if let value = env[name] { fields.append(RecordFields.Field(name: name, value: value)) }
         }
         c.env = fields
+        c.forward.fields = c.recordFields
 
-        // AWS fallbacks, as the AWS SDKs read them; empty counts as unset, as there.
-        if c.cloudwatch.region == nil {
-            c.cloudwatch.region = firstNonEmpty(env, ["AWS_REGION", "AWS_DEFAULT_REGION"])
-        }
-        if c.cloudwatch.endpoint == nil, !isTrue(env["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"]) {
-            c.cloudwatch.endpoint = firstNonEmpty(env, ["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL"])
-        }
+        // AWS fallbacks, as the AWS SDKs read them; a bad one matters only to the cloudwatch sink.
+        do {
+            c.cloudwatch = try c.cloudwatch.withEnvironmentFallbacks()
+        } catch let error where c.sink == .cloudwatch {
+            throw error
+        } catch {}
         return c
-    }
-
-    private static func firstNonEmpty(_ env: [String: String], _ names: [String]) -> String? {
-        for name in names { if let v = env[name], !v.isEmpty { return v } }
-        return nil
-    }
-
-    private static func isTrue(_ v: String?) -> Bool {
-        guard let v else { return false }
-        return (try? Parse.bool(v)) ?? false
     }
 
     /// "did you mean" for a misspelt name: case slips, small edits, or a missing section prefix

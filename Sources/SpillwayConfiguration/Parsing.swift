@@ -1,3 +1,6 @@
+import SpillwayCore
+import SpillwayForward
+
 // Value parsers: each takes the raw string and throws `Expected` with what would be accepted.
 // Hand-written over UTF-8 because the module may not use Foundation's scanners.
 
@@ -124,8 +127,8 @@ enum Parse {
     // MARK: lists
 
     /// "k=v,k=v"; whitespace around keys and values is trimmed and empty items are skipped.
-    static func labels(_ raw: String) throws(Expected) -> [Configuration.Field] {
-        var out: [Configuration.Field] = []
+    static func labels(_ raw: String) throws(Expected) -> [RecordFields.Field] {
+        var out: [RecordFields.Field] = []
         for item in raw.split(separator: ",", omittingEmptySubsequences: false) {
             let t = trimmed(String(item))
             if t.isEmpty { continue }
@@ -168,8 +171,8 @@ enum Parse {
 
     // MARK: forward addresses
 
-    static func forwardAddresses(_ raw: String) throws(Expected) -> [Configuration.ForwardAddress] {
-        var out: [Configuration.ForwardAddress] = []
+    static func forwardAddresses(_ raw: String) throws(Expected) -> [ForwardEndpoint] {
+        var out: [ForwardEndpoint] = []
         for item in raw.split(separator: ",") {
             let t = trimmed(String(item))
             if t.isEmpty { continue }
@@ -179,7 +182,7 @@ enum Parse {
         return out
     }
 
-    static func forwardAddress(_ s: String) throws(Expected) -> Configuration.ForwardAddress {
+    static func forwardAddress(_ s: String) throws(Expected) -> ForwardEndpoint {
         func fail(_ why: String) -> Expected { Expected(addressExpected + "; \"\(s)\" " + why) }
         guard let sep = s.firstRange(of: "://") else { throw fail("has no scheme") }
         let scheme = s[..<sep.lowerBound].lowercased()
@@ -286,4 +289,10 @@ enum Parse {
         }
         return previous[b.count]
     }
+}
+
+/// What a value parser says was expected; the caller adds the variable and value.
+struct Expected: Error, Equatable {
+    var text: String
+    init(_ text: String) { self.text = text }
 }

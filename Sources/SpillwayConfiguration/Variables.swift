@@ -1,3 +1,7 @@
+import SpillwayCore
+import SpillwayDiskBuffer
+import SpillwayForward
+
 // The one table of variables: name, default, meaning, how to read it and how to show its
 // effective value. Help, --check-config, "did you mean" and the unknown-variable check all
 // derive from it, so a variable cannot be parsed yet missing from --help.
@@ -25,16 +29,17 @@ struct Variable: Sendable {
     let section: Section
     let defaultText: String
     let meaning: String
-    let secret: Bool
     let apply: @Sendable (inout Draft, String) throws(Expected) -> Void
     /// The effective value, or nil when unset.
     let effective: @Sendable (Configuration) -> String?
     /// Shown for nil.
     let unsetText: String
+    /// Never printed, never quoted in errors.
+    var secret: Bool { ConfigurationError.secretVariables.contains(name) }
 
     init(
         _ name: String, _ section: Section, default defaultText: String, _ meaning: String,
-        secret: Bool = false, unset unsetText: String = "(unset)",
+        unset unsetText: String = "(unset)",
         apply: @escaping @Sendable (inout Draft, String) throws(Expected) -> Void,
         effective: @escaping @Sendable (Configuration) -> String?
     ) {
@@ -42,7 +47,6 @@ struct Variable: Sendable {
         self.section = section
         self.defaultText = defaultText
         self.meaning = meaning
-        self.secret = secret
         self.unsetText = unsetText
         self.apply = apply
         self.effective = effective
@@ -50,10 +54,8 @@ struct Variable: Sendable {
 }
 
 extension Configuration {
-    /// Every variable spillway reads, in the order of DESIGN.md's tables.
+    /// Every variable spillway reads, in the order of README's tables.
     public static var variableNames: [String] { variables.map(\.name) }
-    /// Never printed, never quoted in errors.
-    public static let secretVariables: Set<String> = ["SPILLWAY_FORWARD_SHARED_KEY", "SPILLWAY_FORWARD_PASSWORD"]
 
     static let sinkAliases: [String: SinkKind] = ["fluentd": .forward, "awslogs": .cloudwatch]
 
@@ -82,18 +84,18 @@ extension Configuration {
                  "filesystem mode: directory for buffered records, one spillway per directory",
                  apply: { d, v throws(Expected) in
                      d.storagePath = try Template.parse(Parse.nonEmpty(v, "a directory"))
-                 }, effective: { $0.storage.path }),
+                 }, effective: { $0.storage.directory }),
         Variable("SPILLWAY_STORAGE_LIMIT", .general, default: "100m",
                  "filesystem mode: most bytes kept on disk",
                  apply: { d, v throws(Expected) in d.config.storage.limit = try Parse.size(v) },
                  effective: { formatSize($0.storage.limit) }),
         Variable("SPILLWAY_STORAGE_FULL", .general, default: "block",
                  "filesystem mode at the limit: block (backpressure) or drop-oldest (counted)",
-                 apply: { d, v throws(Expected) in d.config.storage.full = try Parse.choice(v, StorageFull.self) },
+                 apply: { d, v throws(Expected) in d.config.storage.full = try Parse.choice(v, FullPolicy.self) },
                  effective: { $0.storage.full.rawValue }),
         Variable("SPILLWAY_STORAGE_SYNC", .general, default: "normal",
                  "normal (fsync on roll and each flush interval) or full (fsync before a batch counts as stored)",
-                 apply: { d, v throws(Expected) in d.config.storage.sync = try Parse.choice(v, StorageSync.self) },
+                 apply: { d, v throws(Expected) in d.config.storage.sync = try Parse.choice(v, SyncPolicy.self) },
                  effective: { $0.storage.sync.rawValue }),
         Variable("SPILLWAY_NAME", .general, default: "the command's basename",
                  "instance name: record field container_name, default tag, storage directory",
@@ -106,7 +108,7 @@ extension Configuration {
         Variable("SPILLWAY_TAG", .general, default: "spillway.{name}",
                  "forward tag; template fields {name}, {id}, {hostname}",
                  apply: { d, v throws(Expected) in d.tag = try Template.parse(Parse.nonEmpty(v, "a tag")) },
-                 effective: { $0.tag }),
+                 effective: { $0.forward.tag }),
         Variable("SPILLWAY_MAX_LINE_SIZE", .general, default: "16k (cloudwatch: 1000000)",
                  "longer lines become partial records",
                  apply: { d, v throws(Expected) in
@@ -156,7 +158,7 @@ extension Configuration {
         Variable("SPILLWAY_LOG_LEVEL", .general, default: "info",
                  "spillway's own diagnostics: debug, info, warning or error",
                  apply: { d, v throws(Expected) in
-                     d.config.logLevel = try Parse.choice(v, LogLevel.self, aliases: ["warn": .warning], aliasText: " (alias warn)")
+                     d.config.logLevel = try Parse.choice(v, DiagnosticLevel.self, aliases: ["warn": .warning], aliasText: " (alias warn)")
                  }, effective: { $0.logLevel.rawValue }),
         Variable("SPILLWAY_LOG_CONFIGURATION", .general, default: "unset",
                  "an ECS/Docker logConfiguration JSON object instead of the variables above",
@@ -167,8 +169,8 @@ extension Configuration {
 
         Variable("SPILLWAY_FORWARD_ADDRESS", .forward, default: "tcp://127.0.0.1:24224",
                  "tcp://host:port, tls://host:port or unix:///path; a comma-separated list fails over in order",
-                 apply: { d, v throws(Expected) in d.config.forward.addresses = try Parse.forwardAddresses(v) },
-                 effective: { $0.forward.addresses.map(\.description).joined(separator: ",") }),
+                 apply: { d, v throws(Expected) in d.config.forward.endpoints = try Parse.forwardAddresses(v) },
+                 effective: { $0.forward.endpoints.map(\.description).joined(separator: ",") }),
         Variable("SPILLWAY_FORWARD_REQUIRE_ACK", .forward, default: "true",
                  "release a batch only when the receiver acknowledged its chunk id",
                  apply: { d, v throws(Expected) in d.config.forward.requireAck = try Parse.bool(v) },
@@ -179,10 +181,10 @@ extension Configuration {
                  effective: { formatDuration($0.forward.ackTimeout) }),
         Variable("SPILLWAY_FORWARD_COMPRESS", .forward, default: "none",
                  "none or gzip (CompressedPackedForward)",
-                 apply: { d, v throws(Expected) in d.config.forward.compress = try Parse.choice(v, Compression.self) },
-                 effective: { $0.forward.compress.rawValue }),
+                 apply: { d, v throws(Expected) in d.config.forward.compression = try Parse.choice(v, ForwardCompression.self) },
+                 effective: { $0.forward.compression.rawValue }),
         Variable("SPILLWAY_FORWARD_SHARED_KEY", .forward, default: "unset",
-                 "shared key for the HELO/PING/PONG handshake", secret: true,
+                 "shared key for the HELO/PING/PONG handshake",
                  apply: { d, v throws(Expected) in d.config.forward.sharedKey = try Parse.nonEmpty(v, "a shared key") },
                  effective: { $0.forward.sharedKey }),
         Variable("SPILLWAY_FORWARD_USERNAME", .forward, default: "unset",
@@ -190,7 +192,7 @@ extension Configuration {
                  apply: { d, v throws(Expected) in d.config.forward.username = try Parse.nonEmpty(v, "a user name") },
                  effective: { $0.forward.username }),
         Variable("SPILLWAY_FORWARD_PASSWORD", .forward, default: "unset",
-                 "password for the handshake (with SPILLWAY_FORWARD_USERNAME)", secret: true,
+                 "password for the handshake (with SPILLWAY_FORWARD_USERNAME)",
                  apply: { d, v throws(Expected) in d.config.forward.password = try Parse.nonEmpty(v, "a password") },
                  effective: { $0.forward.password }),
         Variable("SPILLWAY_FORWARD_SELF_HOSTNAME", .forward, default: "the host name",
@@ -199,16 +201,16 @@ extension Configuration {
                  effective: { $0.forward.selfHostname }),
         Variable("SPILLWAY_FORWARD_TLS_CA", .forward, default: "system roots",
                  "PEM file of the CA certificates to trust", unset: "(unset: system roots)",
-                 apply: { d, v throws(Expected) in d.config.forward.tlsCA = try Parse.nonEmpty(v, "a path to a PEM file") },
-                 effective: { $0.forward.tlsCA }),
+                 apply: { d, v throws(Expected) in d.config.forward.tlsCAFile = try Parse.nonEmpty(v, "a path to a PEM file") },
+                 effective: { $0.forward.tlsCAFile }),
         Variable("SPILLWAY_FORWARD_TLS_CERT", .forward, default: "unset",
                  "client certificate (PEM), with SPILLWAY_FORWARD_TLS_KEY",
-                 apply: { d, v throws(Expected) in d.config.forward.tlsCert = try Parse.nonEmpty(v, "a path to a PEM file") },
-                 effective: { $0.forward.tlsCert }),
+                 apply: { d, v throws(Expected) in d.config.forward.tlsCertFile = try Parse.nonEmpty(v, "a path to a PEM file") },
+                 effective: { $0.forward.tlsCertFile }),
         Variable("SPILLWAY_FORWARD_TLS_KEY", .forward, default: "unset",
                  "client private key (PEM), with SPILLWAY_FORWARD_TLS_CERT",
-                 apply: { d, v throws(Expected) in d.config.forward.tlsKey = try Parse.nonEmpty(v, "a path to a PEM file") },
-                 effective: { $0.forward.tlsKey }),
+                 apply: { d, v throws(Expected) in d.config.forward.tlsKeyFile = try Parse.nonEmpty(v, "a path to a PEM file") },
+                 effective: { $0.forward.tlsKeyFile }),
         Variable("SPILLWAY_FORWARD_TLS_VERIFY", .forward, default: "true",
                  "verify the receiver's certificate and host name",
                  apply: { d, v throws(Expected) in d.config.forward.tlsVerify = try Parse.bool(v) },
@@ -229,7 +231,7 @@ extension Configuration {
         Variable("SPILLWAY_CLOUDWATCH_GROUP", .cloudwatch, default: "required",
                  "log group",
                  apply: { d, v throws(Expected) in d.config.cloudwatch.group = try CloudWatchNames.group(v) },
-                 effective: { $0.cloudwatch.group }),
+                 effective: { $0.cloudwatch.group.isEmpty ? nil : $0.cloudwatch.group }),
         Variable("SPILLWAY_CLOUDWATCH_STREAM", .cloudwatch, default: "{name}/{hostname}",
                  "log stream; template fields {name}, {id}, {hostname}",
                  apply: { d, v throws(Expected) in d.stream = try Template.parse(Parse.nonEmpty(v, "a log stream name")) },

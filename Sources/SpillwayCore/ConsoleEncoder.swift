@@ -88,7 +88,6 @@ func appendJSONEscaped(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
 }
 
 private let replacementCharacter: [UInt8] = [0xEF, 0xBF, 0xBD]
-private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
 @inline(__always)
 private func isPlainASCII(_ byte: UInt8) -> Bool {
@@ -105,7 +104,7 @@ private func appendEscape(_ byte: UInt8, to out: inout [UInt8]) {
     case 0x09: out.append(UInt8(ascii: "t"))
     default:
         out.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xf)]])
+                                Hex.digits[Int(byte >> 4)], Hex.digits[Int(byte & 0xf)]])
     }
 }
 

@@ -1,4 +1,3 @@
-import Dispatch
 
 /// Fields every record carries besides its line (Docker's log drivers' set).
 public struct RecordFields: Sendable, Equatable {
@@ -25,22 +24,27 @@ public struct RecordFields: Sendable, Equatable {
 
 /// The `console` sink: one JSON object per record on spillway's stdout.
 ///
-/// Encoding runs on the sink's own queue, so framing and encoding use both cores.
+/// Encoding runs in the sink's own serial context (`perform`: a queue the caller owns), so
+/// framing and encoding use both cores.
 public final class ConsoleSink: Sink {
     public let batchLimits = BatchLimits(maxRecords: 8192, maxBytes: 1 << 20, bytesPerRecord: 0)
     public let maxInFlight = 2
-    private let queue = DispatchQueue(label: "spillway.console")
+    private let perform: @Sendable (@escaping @Sendable () -> Void) -> Void
     private let encoder: ConsoleEncoder
     /// Writes the bytes; false when the output is gone (EPIPE): records are then dropped.
     private let output: @Sendable (UnsafeRawBufferPointer) -> Bool
 
-    public init(fields: RecordFields, output: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool) {
+    public init(
+        fields: RecordFields, perform: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void,
+        output: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool
+    ) {
         self.encoder = ConsoleEncoder(fields: fields)
+        self.perform = perform
         self.output = output
     }
 
     public func send(_ batch: Batch, completion: @escaping @Sendable (SendOutcome) -> Void) {
-        queue.async { [encoder, output] in
+        perform { [encoder, output] in
             var bytes: [UInt8] = []
             bytes.reserveCapacity(batch.records.reduce(0) { $0 + $1.line.count + 128 })
             var cache = ConsoleEncoder.SecondCache()
@@ -51,6 +55,6 @@ public final class ConsoleSink: Sink {
     }
 
     public func shutdown(completion: @escaping @Sendable () -> Void) {
-        queue.async { completion() }
+        perform { completion() }
     }
 }

@@ -55,11 +55,7 @@ public struct PartialID: Hashable, Sendable {
     }
 
     public var hex: String {
-        func pad(_ v: UInt64) -> String {
-            let s = String(v, radix: 16)
-            return String(repeating: "0", count: 16 - s.count) + s
-        }
-        return pad(high) + pad(low)
+        String(decoding: Array(Hex.digits(of: high)) + Array(Hex.digits(of: low)), as: UTF8.self)
     }
 }
 

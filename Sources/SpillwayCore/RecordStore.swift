@@ -24,10 +24,17 @@ public protocol RecordStore: AnyObject {
     /// Records the store lost on its own since the last call (a disk store: drop-oldest, damage
     /// found on disk or at recovery), to be counted and reported.
     func takeLosses() -> [DropLoss]
+    /// Delivery starts: a store with periodic upkeep (a disk store's background fsync) schedules
+    /// it on the delivery core's scheduler, every `interval`.
+    func start(scheduler: Scheduler, interval: Duration)
+    /// Delivery has ended: stops the upkeep, makes what is stored durable and releases the store.
+    func close()
 }
 
 extension RecordStore {
     public func takeLosses() -> [DropLoss] { [] }
+    public func start(scheduler: Scheduler, interval: Duration) {}
+    public func close() {}
 }
 
 /// What a store needs back to release a batch.

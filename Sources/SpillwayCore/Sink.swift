@@ -61,12 +61,12 @@ public protocol Sink: AnyObject, Sendable {
 }
 
 /// Spillway's own diagnostics (never mixed into the workload's records).
-public enum DiagnosticLevel: Int, Sendable, Comparable, CaseIterable {
-    case debug = 0, info, warning, error
+public enum DiagnosticLevel: String, Sendable, Comparable, CaseIterable {
+    case debug, info, warning, error
 
-    public var name: String { ["debug", "info", "warning", "error"][rawValue] }
-
-    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+    public static func < (a: Self, b: Self) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
 }
 
 public protocol Diagnostics: Sendable {

@@ -1,17 +1,17 @@
 import SpillwayCore
 
 /// What `append` does when the storage limit (or a full disk) is reached.
-public enum FullPolicy: Sendable, Equatable {
+public enum FullPolicy: String, Sendable, Equatable, CaseIterable {
     /// Store what fits and return the count: the caller keeps the rest and stops reading
     /// (backpressure, as in blocking mode).
     case block
     /// Delete the oldest segment to make room, and report its unread records as lost.
-    case dropOldest
+    case dropOldest = "drop-oldest"
 }
 
 /// When data is forced to the disk (fsync). Either way every append reaches the page cache with
 /// write(2) before it returns, so a crash of spillway alone loses nothing stored.
-public enum SyncPolicy: Sendable, Equatable {
+public enum SyncPolicy: String, Sendable, Equatable, CaseIterable {
     /// On segment roll and on `sync()` (every flush interval): a power loss may lose the last
     /// interval.
     case normal
@@ -19,7 +19,7 @@ public enum SyncPolicy: Sendable, Equatable {
     case full
 }
 
-public struct DiskBufferOptions: Sendable {
+public struct DiskBufferOptions: Sendable, Equatable {
     public var directory: String
     /// Bytes of segment files on disk (headers and frames included).
     public var limit: Int

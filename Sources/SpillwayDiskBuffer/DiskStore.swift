@@ -15,6 +15,7 @@ public final class DiskStore: RecordStore, @unchecked Sendable {
     private var unreadBatchBytes = 0
     private var losses: [DropLoss] = []
     private var lastError: String?
+    private var syncTimer: ScheduledWork?
 
     public init(buffer: DiskBuffer, clock: WallClock, diagnostics: Diagnostics) {
         self.buffer = buffer
@@ -87,8 +88,16 @@ public final class DiskStore: RecordStore, @unchecked Sendable {
         return losses
     }
 
-    /// Starts forcing appended data to disk without waiting: every flush interval with
-    /// `SPILLWAY_STORAGE_SYNC=normal`.
+    /// With `SPILLWAY_STORAGE_SYNC=normal`, `sync` every flush interval.
+    public func start(scheduler: Scheduler, interval: Duration) {
+        guard buffer.syncPolicy == .normal else { return }
+        syncTimer = scheduler.schedule(after: interval) { [weak self] in
+            self?.sync()
+            self?.start(scheduler: scheduler, interval: interval)
+        }
+    }
+
+    /// Starts forcing appended data to disk without waiting.
     public func sync() {
         do {
             try buffer.syncInBackground()
@@ -99,6 +108,7 @@ public final class DiskStore: RecordStore, @unchecked Sendable {
 
     /// Forces everything to disk, then closes the buffer: before exit.
     public func close() {
+        syncTimer?.cancel()
         do {
             try buffer.sync()
         } catch {

@@ -37,24 +37,6 @@ enum Base64 {
     }
 }
 
-enum Hex {
-    static let digits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    /// Lowercase hex digits of `bytes`.
-    static func encode(_ bytes: some Sequence<UInt8>) -> [UInt8] {
-        var out: [UInt8] = []
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
-        }
-        return out
-    }
-
-    static func string(_ bytes: some Sequence<UInt8>) -> String {
-        String(decoding: encode(bytes), as: UTF8.self)
-    }
-}
-
 /// Random bytes from the system generator (getrandom(2)).
 func randomBytes(_ count: Int) -> [UInt8] {
     var rng = SystemRandomNumberGenerator()

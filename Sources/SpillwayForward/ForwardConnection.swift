@@ -1,4 +1,3 @@
-import Dispatch
 import NIOCore
 import NIOPosix
 import NIOSSL

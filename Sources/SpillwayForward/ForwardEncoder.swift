@@ -51,14 +51,13 @@ struct ForwardEncoder: Sendable {
         return b
     }()
 
-    init(tag: String, containerName: String, containerID: String?,
-         extraFields: [(name: String, value: String)], timeAsInteger: Bool, compressGzip: Bool) {
+    init(tag: String, fields record: RecordFields, timeAsInteger: Bool, compressGzip: Bool) {
         self.tag = Array(tag.utf8)
         self.timeAsInteger = timeAsInteger
         self.compressGzip = compressGzip
-        var fields: [(String, String)] = [("container_name", containerName)]
-        if let containerID { fields.append(("container_id", containerID)) }
-        fields += extraFields.map { ($0.name, $0.value) }
+        var fields: [(String, String)] = [("container_name", record.containerName)]
+        if let containerID = record.containerID { fields.append(("container_id", containerID)) }
+        fields += record.extra.map { ($0.name, $0.value) }
         var parts: [[UInt8]] = []
         for stream in [LogStream.stdout, .stderr] {
             precondition(stream.rawValue == parts.count)
@@ -76,9 +75,8 @@ struct ForwardEncoder: Sendable {
     }
 
     init(options: ForwardSinkOptions) {
-        self.init(tag: options.tag, containerName: options.containerName, containerID: options.containerID,
-                  extraFields: options.extraFields, timeAsInteger: options.timeAsInteger,
-                  compressGzip: options.compressGzip)
+        self.init(tag: options.tag, fields: options.fields, timeAsInteger: options.timeAsInteger,
+                  compressGzip: options.compression == .gzip)
     }
 
     // MARK: sizes
@@ -188,9 +186,8 @@ struct ForwardEncoder: Sendable {
     private static func writePartial(_ partial: PartialInfo, at p: UnsafeMutableRawPointer) -> Int {
         var w = copy(partialHead, to: p)
         for (shift, word) in [(0, partial.id.high), (16, partial.id.low)] {
-            for i in 0..<16 {
-                let nibble = Int((word >> UInt64(60 - 4 * i)) & 0xF)
-                (p + w + shift + i).storeBytes(of: Hex.digits[nibble], as: UInt8.self)
+            for (i, digit) in Hex.digits(of: word).enumerated() {
+                (p + w + shift + i).storeBytes(of: digit, as: UInt8.self)
             }
         }
         w += 32

@@ -5,14 +5,6 @@ import NIOTLS
 import SpillwayCore
 import SpillwayEventLoop
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Sends batches to a Fluentd forward-protocol receiver (Fluentd, Fluent Bit, FireLens, …).
 ///
 /// Each batch becomes one PackedForward message (see `ForwardEncoder`), encoded on the sink's own
@@ -27,10 +19,11 @@ public final class ForwardSink: Sink {
 
     private let host: EventLoopSinkHost<ForwardClient>
 
-    /// Throws `ForwardSinkSetupError` when a TLS file cannot be loaded or no endpoint is given.
+    /// Throws a `ConfigurationError` naming the variable when a TLS file cannot be loaded or no
+    /// endpoint is given.
     public init(options: ForwardSinkOptions, diagnostics: any Diagnostics) throws {
         guard !options.endpoints.isEmpty else {
-            throw ForwardSinkSetupError(option: "endpoints", message: "no forward endpoint given")
+            throw ConfigurationError(variable: "SPILLWAY_FORWARD_ADDRESS", message: "no forward endpoint given")
         }
         var sslContext: NIOSSLContext? = nil
         if options.endpoints.contains(where: { if case .tls = $0 { return true } else { return false } }) {
@@ -64,79 +57,43 @@ public final class ForwardSink: Sink {
             do {
                 config.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))
             } catch {
-                throw ForwardSinkSetupError(option: "tlsCAFile", message: "cannot load the TLS CA file \(ca): \(error)")
+                throw ConfigurationError(variable: "SPILLWAY_FORWARD_TLS_CA", message: "cannot load the TLS CA file \(ca): \(error)")
             }
         }
         if let cert = options.tlsCertFile {
             do {
                 config.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
             } catch {
-                throw ForwardSinkSetupError(option: "tlsCertFile", message: "cannot load the TLS certificate file \(cert): \(error)")
+                throw ConfigurationError(variable: "SPILLWAY_FORWARD_TLS_CERT", message: "cannot load the TLS certificate file \(cert): \(error)")
             }
             guard let key = options.tlsKeyFile else {
-                throw ForwardSinkSetupError(option: "tlsKeyFile", message: "a TLS client certificate needs its key file")
+                throw ConfigurationError(variable: "SPILLWAY_FORWARD_TLS_KEY", message: "a TLS client certificate needs its key file")
             }
             do {
                 config.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
             } catch {
-                throw ForwardSinkSetupError(option: "tlsKeyFile", message: "cannot load the TLS key file \(key): \(error)")
+                throw ConfigurationError(variable: "SPILLWAY_FORWARD_TLS_KEY", message: "cannot load the TLS key file \(key): \(error)")
             }
         } else if options.tlsKeyFile != nil {
-            throw ForwardSinkSetupError(option: "tlsCertFile", message: "a TLS key file needs its certificate file")
+            throw ConfigurationError(variable: "SPILLWAY_FORWARD_TLS_CERT", message: "a TLS key file needs its certificate file")
         }
         config.certificateVerification = options.tlsVerify ? .fullVerification : .none
         do {
             return try NIOSSLContext(configuration: config)
         } catch {
-            throw ForwardSinkSetupError(option: "tlsCAFile", message: "cannot set up TLS: \(error)")
+            throw ConfigurationError(variable: "SPILLWAY_FORWARD_TLS_CA", message: "cannot set up TLS: \(error)")
         }
     }
 }
 
 // MARK: - Helpers
 
-/// "5s", "250ms".
-func formatDuration(_ d: Duration) -> String {
-    let (seconds, attoseconds) = d.components
-    if attoseconds == 0 { return "\(seconds)s" }
-    let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    return "\(ms)ms"
-}
-
 /// A short human description of a connection error ("connection refused").
 func describe(_ error: any Error) -> String {
     switch error {
-    case let e as IOError:
-        return errnoText(e.errnoCode)
-    case let e as NIOConnectionError:
-        if let first = e.connectionErrors.first {
-            return describe(first.error)
-        }
-        if e.dnsAError != nil || e.dnsAAAAError != nil {
-            return "cannot resolve host \(e.host)"
-        }
-        return "no address for \(e.host)"
-    case let e as ChannelError:
-        switch e {
-        case .connectTimeout(let t):
-            return "timed out after \(formatDuration(.nanoseconds(t.nanoseconds)))"
-        case .ioOnClosedChannel, .alreadyClosed, .eof, .outputClosed:
-            return "connection closed"
-        default:
-            return "\(e)"
-        }
     case let e as ConnectFailure:
         return e.reason
     default:
-        return "\(error)"
+        return describeNetworkError(error)
     }
-}
-
-private func errnoText(_ code: CInt) -> String {
-    guard let p = strerror(code) else { return "errno \(code)" }
-    var s = String(cString: p)
-    if let first = s.first, first.isUppercase, s.dropFirst().first?.isLowercase == true {
-        s = first.lowercased() + s.dropFirst()
-    }
-    return s
 }

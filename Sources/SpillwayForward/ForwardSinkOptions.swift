@@ -1,3 +1,5 @@
+import SpillwayCore
+
 /// One receiver address. A list of them is a failover order.
 public enum ForwardEndpoint: Sendable, Hashable, CustomStringConvertible {
     case tcp(host: String, port: Int)
@@ -17,24 +19,27 @@ public enum ForwardEndpoint: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Settings of the Fluentd forward-protocol sink (see DESIGN.md, "Forward sink").
-public struct ForwardSinkOptions: Sendable {
+/// How a forward message carries its entries.
+public enum ForwardCompression: String, Sendable, Equatable, CaseIterable {
+    /// PackedForward.
+    case none
+    /// CompressedPackedForward.
+    case gzip
+}
+
+/// Settings of the Fluentd forward-protocol sink (SPILLWAY_FORWARD_* in README).
+public struct ForwardSinkOptions: Sendable, Equatable {
     /// Receivers, tried in order (failover); the first is preferred (failback).
     public var endpoints: [ForwardEndpoint]
     /// Forward tag of every message.
     public var tag: String
-    /// Record field `container_name`.
-    public var containerName: String
-    /// Record field `container_id`, omitted when nil.
-    public var containerID: String?
-    /// Labels and environment values, sent as extra str fields on every record, in this order.
-    public var extraFields: [(name: String, value: String)]
+    /// `container_name`, `container_id` and the extra str fields of every record.
+    public var fields: RecordFields
     /// Send a `chunk` id per message and count it delivered only on `{"ack": chunk}`.
     public var requireAck: Bool
     /// No ack this long after the write: close the connection, the batch is retryable.
     public var ackTimeout: Duration
-    /// CompressedPackedForward (gzip) instead of PackedForward.
-    public var compressGzip: Bool
+    public var compression: ForwardCompression
     /// Shared key of the handshake (HELO/PING/PONG); nil = no handshake.
     public var sharedKey: String?
     /// User authentication of the handshake.
@@ -66,12 +71,10 @@ public struct ForwardSinkOptions: Sendable {
     public init(
         endpoints: [ForwardEndpoint] = [.tcp(host: "127.0.0.1", port: 24224)],
         tag: String,
-        containerName: String,
-        containerID: String? = nil,
-        extraFields: [(name: String, value: String)] = [],
+        fields: RecordFields,
         requireAck: Bool = true,
         ackTimeout: Duration = .seconds(30),
-        compressGzip: Bool = false,
+        compression: ForwardCompression = .none,
         sharedKey: String? = nil,
         username: String? = nil,
         password: String? = nil,
@@ -89,12 +92,10 @@ public struct ForwardSinkOptions: Sendable {
     ) {
         self.endpoints = endpoints
         self.tag = tag
-        self.containerName = containerName
-        self.containerID = containerID
-        self.extraFields = extraFields
+        self.fields = fields
         self.requireAck = requireAck
         self.ackTimeout = ackTimeout
-        self.compressGzip = compressGzip
+        self.compression = compression
         self.sharedKey = sharedKey
         self.username = username
         self.password = password
@@ -110,13 +111,4 @@ public struct ForwardSinkOptions: Sendable {
         self.maxInFlight = maxInFlight
         self.failbackInterval = failbackInterval
     }
-}
-
-/// A TLS file option that could not be loaded: a configuration error, reported before start.
-public struct ForwardSinkSetupError: Error, Sendable, CustomStringConvertible {
-    /// The option at fault: `tlsCAFile`, `tlsCertFile`, `tlsKeyFile`, `endpoints`.
-    public var option: String
-    public var message: String
-
-    public var description: String { message }
 }

@@ -1,3 +1,4 @@
+import SpillwayCore
 import Crypto
 
 /// The forward protocol v1 handshake (HELO / PING / PONG), as pure functions over bytes.

@@ -8,7 +8,7 @@ public struct StandardErrorDiagnostics: Diagnostics {
 
     public func log(_ level: DiagnosticLevel, _ message: String) {
         guard level >= minimumLevel else { return }
-        let prefix = level >= .warning ? "spillway: \(level.name): " : "spillway: "
+        let prefix = level >= .warning ? "spillway: \(level.rawValue): " : "spillway: "
         Self.write(prefix + message)
     }
 

@@ -28,36 +28,25 @@ enum Launcher {
             print(configuration.redactedDescription())
             return 0
         case .run(let command):
-            let environment = environmentDictionary()
-            guard let configuration = configure(command: command, environment: environment) else { return 125 }
-            return supervise(command: command, configuration: configuration, environment: environment)
-        case .drain(let command):
-            let environment = environmentDictionary()
-            guard let configuration = configure(command: command, environment: environment, forDrain: true) else {
+            guard let configuration = configure(command: command, environment: environmentDictionary()) else {
                 return 125
             }
-            return drain(configuration: configuration, environment: environment)
+            return supervise(command: command, configuration: configuration)
+        case .drain(let command):
+            guard let configuration = configure(command: command, environment: environmentDictionary(), for: .drain) else {
+                return 125
+            }
+            return drain(configuration: configuration)
         }
     }
 
     /// Parses and validates the environment; prints the one-line error and returns nil on failure.
-    static func configure(command: [String], environment: [String: String], forDrain: Bool = false) -> Configuration? {
-        var environment = environment
+    static func configure(
+        command: [String], environment: [String: String], for purpose: Configuration.Purpose = .run
+    ) -> Configuration? {
         do {
-            if forDrain {
-                // The backlog is filesystem mode's; any other mode is a mistake worth naming.
-                if let mode = environment["SPILLWAY_MODE"], mode != "filesystem" {
-                    throw ConfigurationError(
-                        variable: "SPILLWAY_MODE", value: mode, expected: "filesystem (or unset) with --drain")
-                }
-                environment["SPILLWAY_MODE"] = "filesystem"
-            }
-            let configuration = try Configuration.parse(
-                environment: environment, command: command, hostname: ProcessControl.hostname())
-            if let refusal = Configuration.unavailable(configuration, environment: environment) {
-                throw refusal
-            }
-            return configuration
+            return try Configuration.parse(
+                environment: environment, command: command, hostname: ProcessControl.hostname(), for: purpose)
         } catch {
             StandardErrorDiagnostics.write("spillway: \(error)")
             return nil
@@ -73,8 +62,8 @@ enum Launcher {
         return result
     }
 
-    static func supervise(command: [String], configuration: Configuration, environment: [String: String]) -> Int32 {
-        let diagnostics = StandardErrorDiagnostics(minimumLevel: configuration.diagnosticLevel)
+    static func supervise(command: [String], configuration: Configuration) -> Int32 {
+        let diagnostics = StandardErrorDiagnostics(minimumLevel: configuration.logLevel)
         do {
             try FileDescriptor.openNullOnClosedStandardDescriptors()
             if configuration.subreaper && ProcessControl.currentPID != 1 {
@@ -85,7 +74,7 @@ enum Launcher {
             return 125
         }
 
-        guard let (sink, pipeline) = makePipeline(configuration, environment: environment, diagnostics: diagnostics)
+        guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics)
         else { return 125 }
 
         let child: SpawnedProcess
@@ -120,11 +109,11 @@ enum Launcher {
 
     /// The sink, the store and the pipeline between them; nil after printing a 125 error.
     static func makePipeline(
-        _ configuration: Configuration, environment: [String: String], diagnostics: Diagnostics
+        _ configuration: Configuration, diagnostics: Diagnostics
     ) -> (Sink, Pipeline)? {
         let clock = SystemWallClock()
         do {
-            let sink = try SinkFactory.make(configuration, environment: environment, diagnostics: diagnostics)
+            let sink = try SinkFactory.make(configuration, diagnostics: diagnostics)
             let store: RecordStore
             do {
                 store = try StoreFactory.make(configuration, limits: sink.batchLimits, clock: clock, diagnostics: diagnostics)
@@ -159,9 +148,9 @@ enum Launcher {
 
     /// `spillway --drain`: delivers the backlog and exits 0, or 1 when records stay on disk
     /// (no progress for SPILLWAY_SHUTDOWN_TIMEOUT, or SIGTERM/SIGINT).
-    static func drain(configuration: Configuration, environment: [String: String]) -> Int32 {
-        let diagnostics = StandardErrorDiagnostics(minimumLevel: configuration.diagnosticLevel)
-        guard let (sink, pipeline) = makePipeline(configuration, environment: environment, diagnostics: diagnostics)
+    static func drain(configuration: Configuration) -> Int32 {
+        let diagnostics = StandardErrorDiagnostics(minimumLevel: configuration.logLevel)
+        guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics)
         else { return 125 }
         let finished = DispatchSemaphore(value: 0)
         let stallTimeout = max(configuration.shutdownTimeout, .seconds(1))
@@ -177,7 +166,7 @@ enum Launcher {
         let stored = finish(sink: sink, pipeline: pipeline, exitCode: 0, diagnostics: diagnostics)
         guard stored == 0 else {
             diagnostics.error(
-                "\(stored) records remain in \(configuration.storage.path): no delivery progress for \(stallTimeout) "
+                "\(stored) records remain in \(configuration.storage.directory): no delivery progress for \(stallTimeout) "
                     + "or stopped; run --drain again when the destination is reachable")
             return 1
         }

@@ -1,6 +1,5 @@
 import Dispatch
 import SpillwayCore
-import SpillwayDiskBuffer
 import SpillwaySystem
 
 /// Readers → framers → delivery core, all on one serial queue.
@@ -10,7 +9,6 @@ final class Pipeline: @unchecked Sendable {
     private let scheduler: DispatchScheduler
     private let clock: WallClock
     private let store: RecordStore
-    private var syncTimer: ScheduledWork?
     private var watchdog: ScheduledWork?
     private var progressTimer: ScheduledWork?
     private var recordsRead = 0
@@ -59,19 +57,11 @@ final class Pipeline: @unchecked Sendable {
         }
     }
 
-    /// Delivers what the store holds (a disk backlog) and, with `SPILLWAY_STORAGE_SYNC=normal`,
-    /// fsyncs the disk buffer every flush interval. Call on `queue`.
+    /// Delivers what the store holds (a disk backlog) and starts the store's upkeep. Call on `queue`.
     private func startDelivery() {
         core.start()
+        store.start(scheduler: scheduler, interval: flushInterval)
         if reportsProgress { scheduleProgress() }
-        if let disk = store as? DiskStore, disk.buffer.syncPolicy == .normal { scheduleSync(disk) }
-    }
-
-    private func scheduleSync(_ disk: DiskStore) {
-        syncTimer = scheduler.schedule(after: flushInterval) { [weak self] in
-            disk.sync()
-            self?.scheduleSync(disk)
-        }
     }
 
     /// What an operator watching a stall wants to see each second (the figures of the summary).
@@ -119,10 +109,9 @@ final class Pipeline: @unchecked Sendable {
     /// stored (on disk, for the next start).
     func close() -> Int {
         queue.sync {
-            syncTimer?.cancel()
             progressTimer?.cancel()
             let stored = store.isDurable ? store.storedRecords : 0
-            (store as? DiskStore)?.close()
+            store.close()
             return stored
         }
     }
@@ -174,8 +163,6 @@ final class Pipeline: @unchecked Sendable {
 }
 
 struct PipelineSettings {
-    var policy: BufferPolicy
-    var bufferSize: Int
     var maxLineSize: Int
     var flushInterval: Duration
     var passthrough: Bool

@@ -115,7 +115,7 @@ import Testing
             do {
                 _ = try select(env, files: map)
                 return nil
-            } catch let e as CloudWatchSinkSetupError {
+            } catch let e as ConfigurationError {
                 return e.variable
             } catch {
                 return "\(error)"
@@ -158,7 +158,7 @@ import Testing
         o.environment["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = "true"
         #expect(try Setup.configuredEndpoint(o) == nil)
         o.endpoint = "logs.example.com"
-        #expect(throws: CloudWatchSinkSetupError(variable: "SPILLWAY_CLOUDWATCH_ENDPOINT",
+        #expect(throws: ConfigurationError(variable: "SPILLWAY_CLOUDWATCH_ENDPOINT",
             message: "\"logs.example.com\" is not a usable URL (not an http:// or https:// URL); expected e.g. https://logs.us-east-1.amazonaws.com")) {
             try Setup.configuredEndpoint(o)
         }

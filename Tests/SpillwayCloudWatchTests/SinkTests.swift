@@ -36,6 +36,8 @@ final class Box<T>: @unchecked Sendable {
 }
 
 let testClock = ManualWallClock(Timestamp(nanoseconds: baseNanos))
+/// A machine without shared credential files.
+let noFiles: @Sendable (String) throws -> [UInt8] = { path in throw CredentialsError("no file \(path)") }
 
 func makeSink(_ server: FakeServer, env: [String: String] = [:], files: Box<[String: String]> = Box([:]),
               configure: (inout CloudWatchSinkOptions) -> Void = { _ in }, diagnostics: any Diagnostics = RecordingDiagnostics()) throws -> CloudWatchSink {
@@ -318,16 +320,16 @@ struct SinkTests {
 
 @Suite(.serialized, .timeLimit(.minutes(1)))
 struct SetupTests {
-    func setupError(_ env: [String: String], configure: (inout CloudWatchSinkOptions) -> Void = { _ in }) -> CloudWatchSinkSetupError? {
+    func setupError(_ env: [String: String], configure: (inout CloudWatchSinkOptions) -> Void = { _ in }) -> ConfigurationError? {
         var o = CloudWatchSinkOptions(group: "g", stream: "s", environment: env, metadataTimeout: .milliseconds(300))
         configure(&o)
         do {
-            _ = try CloudWatchSink(options: o, diagnostics: RecordingDiagnostics())
+            _ = try CloudWatchSink(options: o, diagnostics: RecordingDiagnostics(), clock: testClock, readFile: noFiles)
             return nil
-        } catch let e as CloudWatchSinkSetupError {
+        } catch let e as ConfigurationError {
             return e
         } catch {
-            return CloudWatchSinkSetupError(variable: "?", message: "\(error)")
+            return ConfigurationError(variable: "?", message: "\(error)")
         }
     }
 
@@ -368,7 +370,7 @@ struct SetupTests {
         let sink = try CloudWatchSink(options: CloudWatchSinkOptions(
             group: "g", stream: "s",
             environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.url, "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "S"]),
-            diagnostics: RecordingDiagnostics())
+            diagnostics: RecordingDiagnostics(), clock: testClock, readFile: noFiles)
         #expect(sink.region == "eu-central-1")
         #expect(sink.endpointDescription == "https://logs.eu-central-1.amazonaws.com/")
         sink.shutdown {}

@@ -1,4 +1,7 @@
 import Testing
+import SpillwayCore
+import SpillwayDiskBuffer
+import SpillwayForward
 @testable import SpillwayConfiguration
 
 @Suite struct DefaultsTests {
@@ -8,10 +11,10 @@ import Testing
         #expect(c.mode == .blocking)
         #expect(c.maxBufferSize == 1_048_576)
         #expect(c.drop == .newest)
-        #expect(c.storage == .init(path: "/var/lib/spillway/myapp", limit: 100 * 1_048_576, full: .block, sync: .normal))
+        #expect(c.storage == .init(directory: "/var/lib/spillway/myapp", limit: 100 * 1_048_576, full: .block, sync: .normal))
         #expect(c.name == "myapp")
         #expect(c.containerID == nil)
-        #expect(c.tag == "spillway.myapp")
+        #expect(c.forward.tag == "spillway.myapp")
         #expect(c.maxLineSize == 16 * 1024)
         #expect(c.multilinePattern == nil)
         #expect(c.flushInterval == .seconds(1))
@@ -23,20 +26,20 @@ import Testing
         #expect(c.logConfiguration == nil)
 
         let f = c.forward
-        #expect(f.addresses == [.tcp(host: "127.0.0.1", port: 24224)])
+        #expect(f.endpoints == [.tcp(host: "127.0.0.1", port: 24224)])
         #expect(f.requireAck)
         #expect(f.ackTimeout == .seconds(30))
-        #expect(f.compress == .none)
+        #expect(f.compression == .none)
         #expect(f.sharedKey == nil && f.username == nil && f.password == nil)
         #expect(f.selfHostname == "host1")
-        #expect(f.tlsCA == nil && f.tlsCert == nil && f.tlsKey == nil)
+        #expect(f.tlsCAFile == nil && f.tlsCertFile == nil && f.tlsKeyFile == nil)
         #expect(f.tlsVerify)
         #expect(!f.timeAsInteger)
         #expect(f.connectTimeout == .seconds(5))
         #expect(f.writeTimeout == .seconds(10))
 
         let w = c.cloudwatch
-        #expect(w.group == nil)
+        #expect(w.group.isEmpty)
         #expect(w.stream == "myapp/host1")
         #expect(!w.createGroup && w.createStream)
         #expect(w.retentionDays == nil && w.region == nil && w.endpoint == nil && w.format == nil)
@@ -47,7 +50,7 @@ import Testing
     }
 
     @Test func recordOverheadIsPublic() {
-        #expect(Configuration.recordOverhead == 64)
+        #expect(LogRecord.overhead == 64)
     }
 }
 
@@ -99,12 +102,12 @@ import Testing
         #expect(try parse(["SPILLWAY_LOG_LEVEL": "warn"]).logLevel == .warning)
         #expect(try parse(["SPILLWAY_LOG_LEVEL": "ERROR"]).logLevel == .error)
         #expect(parseError(["SPILLWAY_LOG_LEVEL": "trace"]) != nil)
-        #expect(Configuration.LogLevel.debug < .error)
+        #expect(DiagnosticLevel.debug < .error)
     }
 
     @Test func compress() throws {
-        #expect(try parse(["SPILLWAY_FORWARD_COMPRESS": "gzip"]).forward.compress == .gzip)
-        #expect(try parse(["SPILLWAY_FORWARD_COMPRESS": "none"]).forward.compress == .none)
+        #expect(try parse(["SPILLWAY_FORWARD_COMPRESS": "gzip"]).forward.compression == .gzip)
+        #expect(try parse(["SPILLWAY_FORWARD_COMPRESS": "none"]).forward.compression == .none)
         #expect(parseError(["SPILLWAY_FORWARD_COMPRESS": "zstd"])?.expected == "one of none, gzip")
     }
 }
@@ -150,7 +153,7 @@ import Testing
         #expect(c.logConfiguration == #"{"logDriver":"awslogs"}"#)
         #expect(c.forward.sharedKey == "k" && c.forward.username == "u" && c.forward.password == "p")
         #expect(c.forward.selfHostname == "me")
-        #expect(c.forward.tlsCA == "/ca.pem" && c.forward.tlsCert == "/c.pem" && c.forward.tlsKey == "/k.pem")
+        #expect(c.forward.tlsCAFile == "/ca.pem" && c.forward.tlsCertFile == "/c.pem" && c.forward.tlsKeyFile == "/k.pem")
     }
 
     @Test func logConfigurationMustLookLikeAnObject() {
@@ -172,12 +175,12 @@ import Testing
 
     @Test func forwardAddressList() throws {
         let c = try parse(["SPILLWAY_FORWARD_ADDRESS": "tls://a:24284,unix:///run/f.sock"])
-        #expect(c.forward.addresses == [.tls(host: "a", port: 24284), .unix(path: "/run/f.sock")])
+        #expect(c.forward.endpoints == [.tls(host: "a", port: 24284), .unix(path: "/run/f.sock")])
     }
 
     // A tls CA without any tls:// address is accepted: it is harmless.
     @Test func tlsSettingsWithoutTLSAddress() throws {
-        #expect(try parse(["SPILLWAY_FORWARD_TLS_CA": "/ca.pem"]).forward.tlsCA == "/ca.pem")
+        #expect(try parse(["SPILLWAY_FORWARD_TLS_CA": "/ca.pem"]).forward.tlsCAFile == "/ca.pem")
     }
 }
 
@@ -194,9 +197,9 @@ import Testing
     @Test func explicitName() throws {
         let c = try parse(["SPILLWAY_NAME": "web-1.api_x"])
         #expect(c.name == "web-1.api_x")
-        #expect(c.tag == "spillway.web-1.api_x")
+        #expect(c.forward.tag == "spillway.web-1.api_x")
         #expect(c.cloudwatch.stream == "web-1.api_x/host1")
-        #expect(c.storage.path == "/var/lib/spillway/web-1.api_x")
+        #expect(c.storage.directory == "/var/lib/spillway/web-1.api_x")
     }
 
     @Test(arguments: ["a/b", "..", ".", "has space", "é", String(repeating: "n", count: 256)])
@@ -206,9 +209,9 @@ import Testing
 
     @Test func tagTemplateFields() throws {
         let c = try parse(["SPILLWAY_TAG": "{hostname}.{name}.{id}", "SPILLWAY_CONTAINER_ID": "c1"])
-        #expect(c.tag == "host1.myapp.c1")
-        #expect(try parse(["SPILLWAY_TAG": "plain"]).tag == "plain")
-        #expect(try parse(["SPILLWAY_TAG": "{{name}}-{name}"]).tag == "{name}-myapp")
+        #expect(c.forward.tag == "host1.myapp.c1")
+        #expect(try parse(["SPILLWAY_TAG": "plain"]).forward.tag == "plain")
+        #expect(try parse(["SPILLWAY_TAG": "{{name}}-{name}"]).forward.tag == "{name}-myapp")
     }
 
     @Test(arguments: ["{nope}", "{name", "name}", "{}", "{NAME}", "{ name }"])
@@ -248,11 +251,11 @@ import Testing
     }
 
     @Test func storagePath() throws {
-        #expect(try parse(["STATE_DIRECTORY": "/var/lib/myunit"]).storage.path == "/var/lib/myunit")
-        #expect(try parse(["STATE_DIRECTORY": "/var/lib/a:/var/lib/b"]).storage.path == "/var/lib/a")
-        #expect(try parse(["STATE_DIRECTORY": ""]).storage.path == "/var/lib/spillway/myapp")
+        #expect(try parse(["STATE_DIRECTORY": "/var/lib/myunit"]).storage.directory == "/var/lib/myunit")
+        #expect(try parse(["STATE_DIRECTORY": "/var/lib/a:/var/lib/b"]).storage.directory == "/var/lib/a")
+        #expect(try parse(["STATE_DIRECTORY": ""]).storage.directory == "/var/lib/spillway/myapp")
         let explicit = ["SPILLWAY_STORAGE_PATH": "/data/{name}", "STATE_DIRECTORY": "/var/lib/myunit"]
-        #expect(try parse(explicit).storage.path == "/data/myapp")
+        #expect(try parse(explicit).storage.directory == "/data/myapp")
     }
 }
 
@@ -299,7 +302,7 @@ import Testing
     }
 
     @Test func groupOnlyRequiredForCloudWatch() throws {
-        #expect(try parse(["SPILLWAY_SINK": "forward"]).cloudwatch.group == nil)
+        #expect(try parse(["SPILLWAY_SINK": "forward"]).cloudwatch.group.isEmpty)
     }
 
     @Test(arguments: ["/aws/ecs/app", "my-group_1.#x"])

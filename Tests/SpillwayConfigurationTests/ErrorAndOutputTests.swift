@@ -1,4 +1,7 @@
 import Testing
+import SpillwayCore
+import SpillwayDiskBuffer
+import SpillwayForward
 @testable import SpillwayConfiguration
 
 @Suite struct UnknownVariableTests {
@@ -109,6 +112,17 @@ import Testing
         #expect(e.variable == variable)
         #expect(e.description.hasSuffix("is not available in this build of spillway yet"))
         #expect(e.description.hasPrefix("\(variable)=\"\(env[variable]!)\": "))
+        // The one entry refuses it too: no caller can forget the check.
+        #expect(throws: e) { try Configuration.parse(environment: env, command: ["app"], hostname: "h") }
+    }
+
+    @Test func drainImpliesFilesystemModeAndRefusesAnother() throws {
+        let drain = try Configuration.parse(environment: [:], command: [], hostname: "h", for: .drain)
+        #expect(drain.mode == .filesystem)
+        #expect(throws: ConfigurationError(variable: "SPILLWAY_MODE", value: "blocking",
+                                           expected: "filesystem (or unset) with --drain")) {
+            try Configuration.parse(environment: ["SPILLWAY_MODE": "blocking"], command: [], hostname: "h", for: .drain)
+        }
     }
 
     @Test func tableIsDrivenByKnownVariables() {

@@ -1,10 +1,14 @@
 @testable import SpillwayConfiguration
+import SpillwayCore
+import SpillwayDiskBuffer
+import SpillwayForward
 
-/// Parses with a fixed command and host name so expectations can be literal.
+/// Reads with a fixed command and host name so expectations can be literal; features this build
+/// does not have yet are read too (ErrorAndOutputTests checks that `parse` refuses them).
 func parse(_ env: [String: String], command: [String] = ["/usr/local/bin/myapp"], hostname: String = "host1")
     throws(ConfigurationError) -> Configuration
 {
-    try Configuration.parse(environment: env, command: command, hostname: hostname)
+    try Configuration.read(environment: env, command: command, hostname: hostname)
 }
 
 /// The error `parse` throws, or nil if it succeeds.

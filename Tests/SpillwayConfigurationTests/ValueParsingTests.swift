@@ -1,4 +1,7 @@
 import Testing
+import SpillwayCore
+import SpillwayDiskBuffer
+import SpillwayForward
 @testable import SpillwayConfiguration
 
 @Suite struct SizeTests {
@@ -88,7 +91,7 @@ import Testing
 }
 
 @Suite struct AddressTests {
-    typealias A = Configuration.ForwardAddress
+    typealias A = ForwardEndpoint
 
     @Test(arguments: [
         ("tcp://127.0.0.1:24224", [A.tcp(host: "127.0.0.1", port: 24224)]),

@@ -30,7 +30,9 @@ func record(_ line: String, _ stream: LogStream = .stdout, time: Timestamp = kno
 
 func encoder(containerID: String? = nil, extra: [(name: String, value: String)] = [],
              timeAsInteger: Bool = false, gzip: Bool = false) -> ForwardEncoder {
-    ForwardEncoder(tag: "app", containerName: "web", containerID: containerID, extraFields: extra,
+    ForwardEncoder(tag: "app",
+                   fields: RecordFields(containerName: "web", containerID: containerID,
+                                        extra: extra.map { RecordFields.Field(name: $0.name, value: $0.value) }),
                    timeAsInteger: timeAsInteger, compressGzip: gzip)
 }
 
@@ -239,8 +241,9 @@ func entries(_ enc: ForwardEncoder, _ records: [LogRecord]) -> [UInt8] {
     }
 
     @Test func batchLimitsKeepMessagesUnderTheTarget() throws {
-        let options = ForwardSinkOptions(tag: "app", containerName: "web", containerID: "0123456789abcdef",
-                                         extraFields: [("env", "production")], maxMessageBytes: 64 * 1024)
+        let options = ForwardSinkOptions(tag: "app", fields: RecordFields(
+                                            containerName: "web", containerID: "0123456789abcdef",
+                                            extra: [.init(name: "env", value: "production")]), maxMessageBytes: 64 * 1024)
         let sink = try ForwardSink(options: options, diagnostics: RecordingDiagnostics())
         defer { sink.shutdownSync() }
         let limits = sink.batchLimits

@@ -6,8 +6,9 @@ import Testing
 
 func options(_ endpoints: [ForwardEndpoint], ackTimeout: Duration = .seconds(5),
              configure: (inout ForwardSinkOptions) -> Void = { _ in }) -> ForwardSinkOptions {
-    var o = ForwardSinkOptions(endpoints: endpoints, tag: "test.app", containerName: "web", containerID: "c0ffee",
-                               extraFields: [("env", "test")], ackTimeout: ackTimeout,
+    var o = ForwardSinkOptions(endpoints: endpoints, tag: "test.app",
+                               fields: RecordFields(containerName: "web", containerID: "c0ffee",
+                                                    extra: [.init(name: "env", value: "test")]), ackTimeout: ackTimeout,
                                connectTimeout: .seconds(2), writeTimeout: .seconds(5))
     configure(&o)
     return o
@@ -193,7 +194,7 @@ struct SinkTests {
 
     @Test func gzipThroughTheWire() async throws {
         let server = try await TestServer.start()
-        let sink = try ForwardSink(options: options([server.endpoint]) { $0.compressGzip = true }, diagnostics: RecordingDiagnostics())
+        let sink = try ForwardSink(options: options([server.endpoint]) { $0.compression = .gzip }, diagnostics: RecordingDiagnostics())
         #expect(await sink.send(twoRecords) == .delivered)
         let message = try #require(try await server.onLoop { server.received }.first)
         let parts = try #require(message.arrayValue)
@@ -289,16 +290,16 @@ struct SinkTests {
     }
 
     @Test func setupErrors() throws {
-        #expect(throws: ForwardSinkSetupError.self) {
+        #expect(throws: ConfigurationError.self) {
             try ForwardSink(options: options([]), diagnostics: RecordingDiagnostics())
         }
         do {
             _ = try ForwardSink(options: options([.tls(host: "localhost", port: 1)]) { $0.tlsCAFile = "/nonexistent/ca.pem" },
                                 diagnostics: RecordingDiagnostics())
             Issue.record("a missing CA file must be an error")
-        } catch let e as ForwardSinkSetupError {
-            #expect(e.option == "tlsCAFile")
-            #expect(e.message.contains("/nonexistent/ca.pem"))
+        } catch let e as ConfigurationError {
+            #expect(e.variable == "SPILLWAY_FORWARD_TLS_CA")
+            #expect(e.expected.contains("/nonexistent/ca.pem"))
         }
     }
 
