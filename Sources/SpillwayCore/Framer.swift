@@ -21,9 +21,6 @@ public struct Framer {
         self.maxLineSize = maxLineSize
     }
 
-    /// Bytes of an unterminated line held back, waiting for its end.
-    public var pendingByteCount: Int { pending.count }
-
     /// Frames the bytes of one read, all stamped `time`, appending records to `records`.
     public mutating func frame(_ bytes: UnsafeRawBufferPointer, time readTime: Timestamp, into records: inout [LogRecord]) {
         guard !bytes.isEmpty else { return }

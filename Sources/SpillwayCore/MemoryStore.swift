@@ -31,7 +31,6 @@ public final class MemoryStore: RecordStore {
     public var isEmpty: Bool { unsent.isEmpty }
     public var storedRecords: Int { unsent.count + taken }
     public var isDurable: Bool { false }
-    public var bufferedBytes: Int { cost }
 
     public func store(_ records: ArraySlice<LogRecord>, dropped: (DropLoss) -> Void) -> Int {
         var total = 0

@@ -8,36 +8,62 @@ import NIOCore
 enum MsgPack {
     // MARK: sizes
 
-    /// Bytes of a str header for a payload of `count` bytes.
-    @inline(__always)
-    static func strHeaderSize(_ count: Int) -> Int {
-        if count < 32 { return 1 }
-        if count < 256 { return 2 }
-        if count < 65536 { return 3 }
-        return 5
+    /// The markers of one kind of length header: its fix form (marker and exclusive limit), if
+    /// it has one, then its 8-bit (if any), 16-bit and 32-bit forms. Every header is sized and
+    /// written from these, so the size and the bytes cannot disagree.
+    struct Header {
+        let fix: UInt8?
+        let fixLimit: Int
+        let bits8: UInt8?
+        let bits16: UInt8
+        let bits32: UInt8
+
+        @inline(__always) static var str: Header { Header(fix: 0xA0, fixLimit: 32, bits8: 0xD9, bits16: 0xDA, bits32: 0xDB) }
+        @inline(__always) static var bin: Header { Header(fix: nil, fixLimit: 0, bits8: 0xC4, bits16: 0xC5, bits32: 0xC6) }
+        @inline(__always) static var array: Header { Header(fix: 0x90, fixLimit: 16, bits8: nil, bits16: 0xDC, bits32: 0xDD) }
+        @inline(__always) static var map: Header { Header(fix: 0x80, fixLimit: 16, bits8: nil, bits16: 0xDE, bits32: 0xDF) }
+
+        /// Bytes of this header for a payload (or element count) of `n`.
+        @inline(__always)
+        func size(_ n: Int) -> Int {
+            if fix != nil, n < fixLimit { return 1 }
+            if bits8 != nil, n < 256 { return 2 }
+            return n < 65536 ? 3 : 5
+        }
+
+        /// Writes the header; returns the bytes written (`size(n)`).
+        @inline(__always)
+        func write(_ n: Int, at p: UnsafeMutableRawPointer) -> Int {
+            if let fix, n < fixLimit {
+                p.storeBytes(of: fix | UInt8(truncatingIfNeeded: n), as: UInt8.self)
+                return 1
+            }
+            if let bits8, n < 256 {
+                p.storeBytes(of: bits8, as: UInt8.self)
+                p.storeBytes(of: UInt8(truncatingIfNeeded: n), toByteOffset: 1, as: UInt8.self)
+                return 2
+            }
+            if n < 65536 {
+                p.storeBytes(of: bits16, as: UInt8.self)
+                storeBE16(UInt16(truncatingIfNeeded: n), at: p + 1)
+                return 3
+            }
+            p.storeBytes(of: bits32, as: UInt8.self)
+            storeBE32(UInt32(truncatingIfNeeded: n), at: p + 1)
+            return 5
+        }
+
+        func append(_ n: Int, to out: inout [UInt8]) {
+            withUnsafeTemporaryAllocation(byteCount: 5, alignment: 1) { buffer in
+                let count = write(n, at: buffer.baseAddress!)
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            }
+        }
     }
 
-    /// Bytes of a bin header for a payload of `count` bytes.
-    @inline(__always)
-    static func binHeaderSize(_ count: Int) -> Int {
-        if count < 256 { return 2 }
-        if count < 65536 { return 3 }
-        return 5
-    }
-
-    @inline(__always)
-    static func mapHeaderSize(_ count: Int) -> Int {
-        if count < 16 { return 1 }
-        if count < 65536 { return 3 }
-        return 5
-    }
-
-    @inline(__always)
-    static func arrayHeaderSize(_ count: Int) -> Int {
-        if count < 16 { return 1 }
-        if count < 65536 { return 3 }
-        return 5
-    }
+    @inline(__always) static func strHeaderSize(_ count: Int) -> Int { Header.str.size(count) }
+    @inline(__always) static func binHeaderSize(_ count: Int) -> Int { Header.bin.size(count) }
+    @inline(__always) static func mapHeaderSize(_ count: Int) -> Int { Header.map.size(count) }
 
     @inline(__always)
     static func intSize(_ v: Int64) -> Int {
@@ -71,56 +97,15 @@ enum MsgPack {
         out.append(contentsOf: bytes)
     }
 
-    static func appendStrHeader(_ n: Int, to out: inout [UInt8]) {
-        if n < 32 {
-            out.append(0xA0 | UInt8(n))
-        } else if n < 256 {
-            out.append(0xD9); out.append(UInt8(n))
-        } else if n < 65536 {
-            out.append(0xDA); appendBE(UInt16(n), to: &out)
-        } else {
-            out.append(0xDB); appendBE(UInt32(truncatingIfNeeded: n), to: &out)
-        }
-    }
-
-    static func appendBinHeader(_ n: Int, to out: inout [UInt8]) {
-        if n < 256 {
-            out.append(0xC4); out.append(UInt8(n))
-        } else if n < 65536 {
-            out.append(0xC5); appendBE(UInt16(n), to: &out)
-        } else {
-            out.append(0xC6); appendBE(UInt32(truncatingIfNeeded: n), to: &out)
-        }
-    }
-
-    static func appendArrayHeader(_ n: Int, to out: inout [UInt8]) {
-        if n < 16 {
-            out.append(0x90 | UInt8(n))
-        } else if n < 65536 {
-            out.append(0xDC); appendBE(UInt16(n), to: &out)
-        } else {
-            out.append(0xDD); appendBE(UInt32(truncatingIfNeeded: n), to: &out)
-        }
-    }
-
-    static func appendMapHeader(_ n: Int, to out: inout [UInt8]) {
-        if n < 16 {
-            out.append(0x80 | UInt8(n))
-        } else if n < 65536 {
-            out.append(0xDE); appendBE(UInt16(n), to: &out)
-        } else {
-            out.append(0xDF); appendBE(UInt32(truncatingIfNeeded: n), to: &out)
-        }
-    }
+    static func appendStrHeader(_ n: Int, to out: inout [UInt8]) { Header.str.append(n, to: &out) }
+    static func appendBinHeader(_ n: Int, to out: inout [UInt8]) { Header.bin.append(n, to: &out) }
+    static func appendArrayHeader(_ n: Int, to out: inout [UInt8]) { Header.array.append(n, to: &out) }
+    static func appendMapHeader(_ n: Int, to out: inout [UInt8]) { Header.map.append(n, to: &out) }
 
     static func appendInt(_ v: Int64, to out: inout [UInt8]) {
         var tmp = [UInt8](repeating: 0, count: 9)
         let n = tmp.withUnsafeMutableBytes { writeInt(v, at: $0.baseAddress!) }
         out.append(contentsOf: tmp[0..<n])
-    }
-
-    static func appendBool(_ v: Bool, to out: inout [UInt8]) {
-        out.append(v ? 0xC3 : 0xC2)
     }
 
     static func appendBE<T: FixedWidthInteger>(_ v: T, to out: inout [UInt8]) {
@@ -145,59 +130,13 @@ enum MsgPack {
         p.storeBytes(of: v.bigEndian, as: UInt64.self)
     }
 
-    /// Writes a str header; returns the bytes written.
+    /// Writes a header; returns the bytes written.
     @inline(__always)
-    static func writeStrHeader(_ n: Int, at p: UnsafeMutableRawPointer) -> Int {
-        if n < 32 {
-            p.storeBytes(of: 0xA0 | UInt8(truncatingIfNeeded: n), as: UInt8.self)
-            return 1
-        } else if n < 256 {
-            p.storeBytes(of: 0xD9, as: UInt8.self)
-            p.storeBytes(of: UInt8(truncatingIfNeeded: n), toByteOffset: 1, as: UInt8.self)
-            return 2
-        } else if n < 65536 {
-            p.storeBytes(of: 0xDA, as: UInt8.self)
-            storeBE16(UInt16(truncatingIfNeeded: n), at: p + 1)
-            return 3
-        } else {
-            p.storeBytes(of: 0xDB, as: UInt8.self)
-            storeBE32(UInt32(truncatingIfNeeded: n), at: p + 1)
-            return 5
-        }
-    }
-
+    static func writeStrHeader(_ n: Int, at p: UnsafeMutableRawPointer) -> Int { Header.str.write(n, at: p) }
     @inline(__always)
-    static func writeBinHeader(_ n: Int, at p: UnsafeMutableRawPointer) -> Int {
-        if n < 256 {
-            p.storeBytes(of: 0xC4, as: UInt8.self)
-            p.storeBytes(of: UInt8(truncatingIfNeeded: n), toByteOffset: 1, as: UInt8.self)
-            return 2
-        } else if n < 65536 {
-            p.storeBytes(of: 0xC5, as: UInt8.self)
-            storeBE16(UInt16(truncatingIfNeeded: n), at: p + 1)
-            return 3
-        } else {
-            p.storeBytes(of: 0xC6, as: UInt8.self)
-            storeBE32(UInt32(truncatingIfNeeded: n), at: p + 1)
-            return 5
-        }
-    }
-
+    static func writeBinHeader(_ n: Int, at p: UnsafeMutableRawPointer) -> Int { Header.bin.write(n, at: p) }
     @inline(__always)
-    static func writeMapHeader(_ n: Int, at p: UnsafeMutableRawPointer) -> Int {
-        if n < 16 {
-            p.storeBytes(of: 0x80 | UInt8(truncatingIfNeeded: n), as: UInt8.self)
-            return 1
-        } else if n < 65536 {
-            p.storeBytes(of: 0xDE, as: UInt8.self)
-            storeBE16(UInt16(truncatingIfNeeded: n), at: p + 1)
-            return 3
-        } else {
-            p.storeBytes(of: 0xDF, as: UInt8.self)
-            storeBE32(UInt32(truncatingIfNeeded: n), at: p + 1)
-            return 5
-        }
-    }
+    static func writeMapHeader(_ n: Int, at p: UnsafeMutableRawPointer) -> Int { Header.map.write(n, at: p) }
 
     /// Writes an integer in its shortest encoding; returns the bytes written (`intSize(v)`).
     @inline(__always)

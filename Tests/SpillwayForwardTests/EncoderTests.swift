@@ -315,3 +315,17 @@ func gunzip(_ input: [UInt8]) throws -> [UInt8] {
     }
     return out
 }
+
+@Suite struct MessagePackHeaderTests {
+    @Test(arguments: [0, 1, 15, 16, 31, 32, 255, 256, 65535, 65536, 1 << 20])
+    func sizeAndBytesAgreeForEveryKind(_ n: Int) {
+        for (header, fixLimit) in [(MsgPack.Header.str, 32), (.bin, 0), (.array, 16), (.map, 16)] {
+            var bytes: [UInt8] = []
+            header.append(n, to: &bytes)
+            #expect(bytes.count == header.size(n))
+            let expected = n < fixLimit ? 1 : (n < 256 && header.bits8 != nil) ? 2 : n < 65536 ? 3 : 5
+            #expect(bytes.count == expected)
+            if bytes.count == 1 { #expect(bytes[0] == header.fix! | UInt8(n)) }
+        }
+    }
+}
