@@ -57,14 +57,14 @@ public final class ForwardSink: Sink {
             do {
                 config.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))
             } catch {
-                throw ConfigurationError(variable: "SPILLWAY_FORWARD_TLS_CA", message: "cannot load the TLS CA file \(ca): \(error)")
+                throw ConfigurationError(variable: "SPILLWAY_FORWARD_TLS_CA", message: "cannot load the TLS CA file \(ca): \(pemProblem(error))")
             }
         }
         if let cert = options.tlsCertFile {
             do {
                 config.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
             } catch {
-                throw ConfigurationError(variable: "SPILLWAY_FORWARD_TLS_CERT", message: "cannot load the TLS certificate file \(cert): \(error)")
+                throw ConfigurationError(variable: "SPILLWAY_FORWARD_TLS_CERT", message: "cannot load the TLS certificate file \(cert): \(pemProblem(error))")
             }
             guard let key = options.tlsKeyFile else {
                 throw ConfigurationError(variable: "SPILLWAY_FORWARD_TLS_KEY", message: "a TLS client certificate needs its key file")
@@ -72,7 +72,7 @@ public final class ForwardSink: Sink {
             do {
                 config.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
             } catch {
-                throw ConfigurationError(variable: "SPILLWAY_FORWARD_TLS_KEY", message: "cannot load the TLS key file \(key): \(error)")
+                throw ConfigurationError(variable: "SPILLWAY_FORWARD_TLS_KEY", message: "cannot load the TLS key file \(key): \(pemProblem(error))")
             }
         } else if options.tlsKeyFile != nil {
             throw ConfigurationError(variable: "SPILLWAY_FORWARD_TLS_CERT", message: "a TLS key file needs its certificate file")
@@ -87,6 +87,15 @@ public final class ForwardSink: Sink {
 }
 
 // MARK: - Helpers
+
+/// Why a PEM file could not be used, in words rather than NIO's case names.
+private func pemProblem(_ error: any Error) -> String {
+    switch error as? NIOSSLError {
+    case .failedToLoadCertificate?: return "missing, unreadable, or not a PEM certificate"
+    case .failedToLoadPrivateKey?: return "missing, unreadable, or not a PEM private key"
+    default: return "\(error)"
+    }
+}
 
 /// A short human description of a connection error ("connection refused").
 func describe(_ error: any Error) -> String {

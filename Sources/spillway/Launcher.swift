@@ -24,7 +24,9 @@ enum Launcher {
             print("spillway \(spillwayVersion) (libseccomp \(ProcessControl.seccompVersion()))")
             return 0
         case .checkConfiguration(let command):
-            guard let configuration = configure(command: command, environment: environmentDictionary()) else { return 125 }
+            guard let configuration = configure(command: command, environment: environmentDictionary()),
+                  validate(configuration)
+            else { return 125 }
             print(configuration.redactedDescription())
             return 0
         case .run(let command):
@@ -51,6 +53,19 @@ enum Launcher {
             StandardErrorDiagnostics.write("spillway: \(error)")
             return nil
         }
+    }
+
+    /// `--check-config`: every check a start runs short of spawning the workload — the sink set up
+    /// (TLS files, credential source, region), the store opened (storage directory, lock,
+    /// recovery) — then both released. Prints the one-line error and returns false on failure.
+    static func validate(_ configuration: Configuration) -> Bool {
+        let diagnostics = StandardErrorDiagnostics(minimumLevel: .warning)
+        guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics) else { return false }
+        let sinkClosed = DispatchSemaphore(value: 0)
+        sink.shutdown { sinkClosed.signal() }
+        _ = sinkClosed.wait(timeout: .now() + .seconds(1))
+        _ = pipeline.close()
+        return true
     }
 
     static func environmentDictionary() -> [String: String] {
