@@ -17,10 +17,21 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         "\(call): \(String(cString: strerror(errno))) (errno \(errno))"
     }
+
+    /// The error `call` failed with; traps instead when `errno` can only mean a bug in spillway
+    /// (a descriptor it no longer owns, a bad pointer): carrying on could write to a file that
+    /// reused the descriptor's number. `fatalError`, not `precondition`: its message, which names
+    /// the call, survives optimized builds.
+    static func failure(of call: String, errno: Int32) -> SystemError {
+        if errno == EBADF || errno == EFAULT {
+            fatalError("\(call): \(String(cString: strerror(errno))) (errno \(errno)), a programming error")
+        }
+        return SystemError(call: call, errno: errno)
+    }
 }
 
 /// Runs a libc call, retrying on EINTR; a -1 result throws `SystemError` naming the call, with
-/// errno read at once. Every libc call in spillway goes through here or `syscallAllowing`.
+/// errno read at once. Every libc call in spillway goes through here or `syscall(expecting:)`.
 @inline(__always)
 @discardableResult
 func syscall<T: FixedWidthInteger>(_ call: @autoclosure () -> String, _ body: () -> T) throws(SystemError) -> T {
@@ -29,7 +40,7 @@ func syscall<T: FixedWidthInteger>(_ call: @autoclosure () -> String, _ body: ()
         if result != -1 { return result }
         let err = Glibc.errno
         if err == EINTR { continue }
-        throw SystemError(call: call(), errno: err)
+        throw .failure(of: call(), errno: err)
     }
 }
 
@@ -45,7 +56,7 @@ func syscall<T: FixedWidthInteger>(
         let err = Glibc.errno
         if err == EINTR { continue }
         if err == expected || err == alsoExpected { return .failure(Errno(err)) }
-        throw SystemError(call: call(), errno: err)
+        throw .failure(of: call(), errno: err)
     }
 }
 

@@ -76,7 +76,6 @@ enum Launcher {
     static func supervise(command: [String], configuration: Configuration, environment: [String: String]) -> Int32 {
         let diagnostics = StandardErrorDiagnostics(minimumLevel: configuration.diagnosticLevel)
         do {
-            try FileDescriptor.openNullOnClosedStandardDescriptors()
             if configuration.subreaper && ProcessControl.currentPID != 1 {
                 try ProcessControl.becomeSubreaper()
             }

@@ -1,11 +1,13 @@
 import SpillwaySystem
 
 // Before anything can start a thread: every thread must inherit the blocked signal mask, so that
-// only the supervisor loop on this thread receives signals.
+// only the supervisor loop on this thread receives signals. And before anything writes: a write
+// to a closed descriptor traps, so 0, 1 and 2 must be open.
 do {
+    try FileDescriptor.openNullOnClosedStandardDescriptors()
     try ProcessControl.blockSignalsForSupervision()
 } catch {
-    StandardErrorDiagnostics.write("spillway: \(error)")
+    if FileDescriptor.standardError.isOpen { StandardErrorDiagnostics.write("spillway: \(error)") }
     ProcessControl.exit(125)
 }
 
