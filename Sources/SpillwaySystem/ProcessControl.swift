@@ -38,7 +38,7 @@ public enum ProcessControl {
         signal(SIGTTIN, SIG_IGN)
         signal(SIGTTOU, SIG_IGN)
         var set = waitedSignals()
-        try syscall("pthread_sigmask", { pthread_sigmask(SIG_BLOCK, &set, nil) == 0 ? 0 : -1 })
+        try syscall(returningErrno: "pthread_sigmask", { pthread_sigmask(SIG_BLOCK, &set, nil) })
     }
 
     /// Waits for one of the waited signals and returns it.

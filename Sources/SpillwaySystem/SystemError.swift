@@ -31,7 +31,8 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Runs a libc call, retrying on EINTR; a -1 result throws `SystemError` naming the call, with
-/// errno read at once. Every libc call in spillway goes through here or `syscall(expecting:)`.
+/// errno read at once. Every libc call in spillway goes through here, `syscall(expecting:)` or
+/// `syscall(returningErrno:)`.
 @inline(__always)
 @discardableResult
 func syscall<T: FixedWidthInteger>(_ call: @autoclosure () -> String, _ body: () -> T) throws(SystemError) -> T {
@@ -58,6 +59,14 @@ func syscall<T: FixedWidthInteger>(
         if err == expected || err == alsoExpected { return .failure(Errno(err)) }
         throw .failure(of: call(), errno: err)
     }
+}
+
+/// Runs a call that returns its error number instead of setting errno (pthread_*, posix_spawn*);
+/// those never fail with EINTR.
+@inline(__always)
+func syscall(returningErrno call: @autoclosure () -> String, _ body: () -> Int32) throws(SystemError) {
+    let err = body()
+    if err != 0 { throw .failure(of: call(), errno: err) }
 }
 
 /// An errno that the caller expected and handles.

@@ -16,6 +16,14 @@ import Glibc
         }
     }
 
+    @Test func callsThatReturnTheirErrorNumberAreCheckedByIt() throws {
+        Glibc.errno = 0
+        #expect(throws: SystemError(call: "pthread_example", errno: EAGAIN)) {
+            try syscall(returningErrno: "pthread_example", { EAGAIN })
+        }
+        try syscall(returningErrno: "pthread_example", { 0 })
+    }
+
     @Test func closingADescriptorTwiceTrapsNamingTheCall() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             let pipe = try Pipe()
