@@ -21,7 +21,7 @@ enum Launcher {
             print(Invocation.usage + "\n\n" + Configuration.helpText())
             return 0
         case .version:
-            print("spillway \(spillwayVersion) (libseccomp \(ProcessControl.seccompVersion()))")
+            print("spillway \(spillwayVersion) (libseccomp \(CurrentProcess.seccompVersion()))")
             return 0
         case .checkConfiguration(let command):
             guard let configuration = configure(command: command, environment: environmentDictionary()) else { return 125 }
@@ -53,7 +53,7 @@ enum Launcher {
                 environment["SPILLWAY_MODE"] = "filesystem"
             }
             let configuration = try Configuration.parse(
-                environment: environment, command: command, hostname: ProcessControl.hostname())
+                environment: environment, command: command, hostname: CurrentProcess.hostname())
             if let refusal = Configuration.unavailable(configuration, environment: environment) {
                 throw refusal
             }
@@ -66,7 +66,7 @@ enum Launcher {
 
     static func environmentDictionary() -> [String: String] {
         var result: [String: String] = [:]
-        for entry in ProcessControl.environment() {
+        for entry in CurrentProcess.environment() {
             guard let eq = entry.firstIndex(of: "=") else { continue }
             result[String(entry[..<eq])] = String(entry[entry.index(after: eq)...])
         }
@@ -76,8 +76,8 @@ enum Launcher {
     static func supervise(command: [String], configuration: Configuration, environment: [String: String]) -> Int32 {
         let diagnostics = StandardErrorDiagnostics(minimumLevel: configuration.diagnosticLevel)
         do {
-            if configuration.subreaper && ProcessControl.currentPID != 1 {
-                try ProcessControl.becomeSubreaper()
+            if configuration.subreaper && CurrentProcess.pid != 1 {
+                try Reaper.becomeSubreaper()
             }
         } catch {
             diagnostics.error("\(error)")
@@ -88,7 +88,7 @@ enum Launcher {
         else { return 125 }
 
         let child: SpawnedProcess
-        let inherited = ChildEnvironment(ProcessControl.environment(), ownPID: ProcessControl.currentPID)
+        let inherited = ChildEnvironment(CurrentProcess.environment(), ownPID: CurrentProcess.pid)
         do {
             child = try Spawner.spawn(
                 arguments: command, environment: inherited.environment,
@@ -102,12 +102,12 @@ enum Launcher {
 
         let exitCode = waitForWorkload(child.pid, configuration: configuration, diagnostics: diagnostics)
         if configuration.signalGroup {
-            ProcessControl.terminateGroup(of: child.pid)
+            Signals.terminateGroup(of: child.pid)
         }
         let finished = DispatchSemaphore(value: 0)
         pipeline.shutdown(timeout: configuration.shutdownTimeout) {
             finished.signal()
-            ProcessControl.wakeSupervisor()
+            Signals.wakeSupervisor()
         }
         // Keep reaping orphans (as PID 1) and forwarding signals while the drain runs.
         while finished.wait(timeout: .now()) == .timedOut {
@@ -151,7 +151,7 @@ enum Launcher {
         let stored = pipeline.close()
         let summary = pipeline.queue.sync { pipeline.core.stats.summary(exitCode: exitCode, buffered: stored) }
         StandardErrorDiagnostics.write(summary)
-        let usage = ProcessControl.ownResourceUsage()
+        let usage = CurrentProcess.resourceUsage()
         diagnostics.debug("resources user=\(usage.user)s system=\(usage.system)s max_rss=\(usage.maxRSSKiB)KiB")
         return stored
     }
@@ -166,10 +166,10 @@ enum Launcher {
         let stallTimeout = max(configuration.shutdownTimeout, .seconds(1))
         pipeline.drainBacklog(stallTimeout: stallTimeout) {
             finished.signal()
-            ProcessControl.wakeSupervisor()
+            Signals.wakeSupervisor()
         }
         while finished.wait(timeout: .now()) == .timedOut {
-            if let signal = try? ProcessControl.waitForSignal(), ProcessControl.isStopRequest(signal) {
+            if let signal = try? Signals.wait(), Signals.isStopRequest(signal) {
                 pipeline.queue.async { pipeline.giveUp() }
             }
         }
@@ -187,7 +187,7 @@ enum Launcher {
     static func waitForWorkload(_ pid: Int32, configuration: Configuration, diagnostics: Diagnostics) -> Int32 {
         while true {
             if let status = supervisorStep(pid, group: configuration.signalGroup) {
-                return ProcessControl.exitCode(fromWaitStatus: status)
+                return Reaper.exitCode(fromWaitStatus: status)
             }
         }
     }
@@ -196,10 +196,10 @@ enum Launcher {
     /// has exited.
     @discardableResult
     static func supervisorStep(_ pid: Int32, group: Bool) -> Int32? {
-        let signal = try? ProcessControl.waitForSignal()
-        if let signal, ProcessControl.isForwardable(signal) {
-            ProcessControl.send(signal, to: pid, group: group)
+        let signal = try? Signals.wait()
+        if let signal, Signals.isForwardable(signal) {
+            Signals.send(signal, to: pid, group: group)
         }
-        return ProcessControl.reapAll(main: pid)
+        return Reaper.reapAll(main: pid)
     }
 }

@@ -5,10 +5,10 @@ import SpillwaySystem
 // to a closed descriptor traps, so 0, 1 and 2 must be open.
 do {
     try FileDescriptor.openNullOnClosedStandardDescriptors()
-    try ProcessControl.blockSignalsForSupervision()
+    try Signals.blockForSupervision()
 } catch {
     if FileDescriptor.standardError.isOpen { StandardErrorDiagnostics.write("spillway: \(error)") }
-    ProcessControl.exit(125)
+    CurrentProcess.exit(125)
 }
 
-ProcessControl.exit(Launcher.run(arguments: Array(CommandLine.arguments.dropFirst())))
+CurrentProcess.exit(Launcher.run(arguments: Array(CommandLine.arguments.dropFirst())))

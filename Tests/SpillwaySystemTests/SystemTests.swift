@@ -46,9 +46,9 @@ import Testing
     }
 
     @Test func exitCodesFollowTheShellConvention() {
-        #expect(ProcessControl.exitCode(fromWaitStatus: 3 << 8) == 3)  // exited with 3
-        #expect(ProcessControl.exitCode(fromWaitStatus: 9) == 137)      // killed by SIGKILL
-        #expect(ProcessControl.exitCode(fromWaitStatus: 15) == 143)
+        #expect(Reaper.exitCode(fromWaitStatus: 3 << 8) == 3)  // exited with 3
+        #expect(Reaper.exitCode(fromWaitStatus: 9) == 137)      // killed by SIGKILL
+        #expect(Reaper.exitCode(fromWaitStatus: 15) == 143)
     }
 
     @Test func execFailuresMapTo127And126() {
@@ -60,8 +60,8 @@ import Testing
         let child = try Spawner.spawn(
             arguments: ["/bin/sh", "-c", "echo out; echo err >&2; exit 5"], environment: ["PATH=/usr/bin:/bin"],
             keepFileDescriptors: 0, pipeSize: 1 << 16, diagnostics: { _ in })
-        let status = try ProcessControl.waitExit(child.pid)
-        #expect(ProcessControl.exitCode(fromWaitStatus: status) == 5)
+        let status = try Reaper.waitExit(child.pid)
+        #expect(Reaper.exitCode(fromWaitStatus: status) == 5)
         var buffer = [UInt8](repeating: 0, count: 64)
         let n = try buffer.withUnsafeMutableBytes { try child.stdout.read(into: $0) } ?? 0
         #expect(String(decoding: buffer[..<n], as: UTF8.self) == "out\n")
