@@ -75,14 +75,17 @@ enum Launcher {
 
     static func supervise(command: [String], configuration: Configuration, environment: [String: String]) -> Int32 {
         let diagnostics = StandardErrorDiagnostics(minimumLevel: configuration.diagnosticLevel)
+        let watcher: ReadinessWatcher
         do {
             if configuration.subreaper && CurrentProcess.pid != 1 {
                 try Reaper.becomeSubreaper()
             }
+            watcher = try ReadinessWatcher.start()
         } catch {
             diagnostics.error("\(error)")
             return 125
         }
+        defer { watcher.stop() }
 
         guard let (sink, pipeline) = makePipeline(configuration, environment: environment, diagnostics: diagnostics)
         else { return 125 }
@@ -98,7 +101,7 @@ enum Launcher {
             diagnostics.error("\(error)")
             return error.exitCode
         }
-        pipeline.start(stdout: child.stdout, stderr: child.stderr)
+        pipeline.start(stdout: child.stdout, stderr: child.stderr, watcher: watcher)
 
         let exitCode = waitForWorkload(child.pid, configuration: configuration, diagnostics: diagnostics)
         if configuration.signalGroup {

@@ -81,6 +81,8 @@ import Testing
 
 @Suite struct PipeReaderTests {
     @Test func deliversEveryByteThenEndsAndResumesAfterAPause() throws {
+        let watcher = try ReadinessWatcher.start()
+        defer { watcher.stop() }
         let pipe = try Pipe()
         try pipe.readEnd.setNonBlocking()
         let queue = DispatchQueue(label: "test.reader")
@@ -92,7 +94,7 @@ import Testing
         }
         let state = State()
         let reader = PipeReader(
-            fd: pipe.readEnd, queue: queue, clock: SystemWallClock(), bufferSize: 4,
+            fd: pipe.readEnd, queue: queue, watcher: watcher, clock: SystemWallClock(), bufferSize: 4,
             onData: { bytes, _ in
                 state.bytes += bytes
                 if !state.paused {
