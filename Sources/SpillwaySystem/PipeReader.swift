@@ -24,8 +24,6 @@ public final class PipeReader: @unchecked Sendable {
     // Touched only on `queue`.
     private var suspended = false
     private var finished = false
-    /// Upper bound for the next read (blocking mode reads no more than the buffer can take).
-    public var readLimit: Int
 
     public init(
         fd: FileDescriptor, queue: DispatchQueue, watcher: ReadinessWatcher, clock: WallClock, bufferSize: Int,
@@ -36,7 +34,6 @@ public final class PipeReader: @unchecked Sendable {
         self.watcher = watcher
         self.clock = clock
         self.buffer = .allocate(byteCount: bufferSize, alignment: 16)
-        self.readLimit = bufferSize
         self.onData = onData
         self.onEnd = onEnd
     }
@@ -55,7 +52,6 @@ public final class PipeReader: @unchecked Sendable {
     }
 
     public var isFinished: Bool { finished }
-    public var isSuspended: Bool { suspended }
 
     /// Resumes reading after `onData` paused it. Call on `queue`.
     public func resume() {
@@ -89,10 +85,9 @@ public final class PipeReader: @unchecked Sendable {
                 return
             }
             round += 1
-            let limit = max(1, min(readLimit, buffer.count))
             let result: Int?
             do {
-                result = try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<limit]))
+                result = try fd.read(into: buffer)
             } catch {
                 finish(error)
                 return

@@ -45,18 +45,18 @@ func syscall<T: FixedWidthInteger>(_ call: @autoclosure () -> String, _ body: ()
     }
 }
 
-/// As `syscall`, but the errnos `expected` and `alsoExpected` come back as `.failure` instead of
-/// throwing: EAGAIN from a non-blocking read is a state, not an error.
+/// As `syscall`, but the errno `expected` comes back as `.failure` instead of throwing: EAGAIN
+/// from a non-blocking read is a state, not an error.
 @inline(__always)
 func syscall<T: FixedWidthInteger>(
-    expecting expected: Int32, or alsoExpected: Int32 = 0, _ call: @autoclosure () -> String, _ body: () -> T
+    expecting expected: Int32, _ call: @autoclosure () -> String, _ body: () -> T
 ) throws(SystemError) -> Result<T, Errno> {
     while true {
         let result = body()
         if result != -1 { return .success(result) }
         let err = Glibc.errno
         if err == EINTR { continue }
-        if err == expected || err == alsoExpected { return .failure(Errno(err)) }
+        if err == expected { return .failure(Errno(err)) }
         throw .failure(of: call(), errno: err)
     }
 }
@@ -70,7 +70,7 @@ func syscall(returningErrno call: @autoclosure () -> String, _ body: () -> Int32
 }
 
 /// An errno that the caller expected and handles.
-public struct Errno: Error, Equatable {
-    public var code: Int32
-    public init(_ code: Int32) { self.code = code }
+struct Errno: Error, Equatable {
+    var code: Int32
+    init(_ code: Int32) { self.code = code }
 }
