@@ -11,8 +11,10 @@ public enum Reaper {
         var mainStatus: Int32?
         while true {
             var status: Int32 = 0
-            let pid = waitpid(-1, &status, WNOHANG)
-            if pid <= 0 { break }  // 0: children remain but none exited; -1: ECHILD or EINTR
+            // ECHILD: no children left; 0: children remain but none has exited.
+            guard case .success(let pid)? = try? syscall(expecting: ECHILD, "waitpid", { waitpid(-1, &status, WNOHANG) }),
+                pid > 0
+            else { break }
             if pid == main { mainStatus = status }
         }
         return mainStatus

@@ -60,7 +60,7 @@ public enum Signals {
 
     /// Wakes the supervisor's signal wait from another thread. SIGCHLD is never forwarded, and a
     /// spurious one only costs a reap attempt.
-    public static func wakeSupervisor() { Glibc.kill(getpid(), SIGCHLD) }
+    public static func wakeSupervisor() { _ = try? syscall("kill", { Glibc.kill(getpid(), SIGCHLD) }) }
 
     /// SIGTERM to what is left of the workload's process group (as dumb-init does).
     public static func terminateGroup(of pid: pid_t) { send(SIGTERM, to: pid, group: true) }
