@@ -32,7 +32,7 @@ extension DiskBuffer {
         }
         do {
             try fd.truncate(to: 0)
-            try Array("\(ProcessControl.currentPID)\n".utf8).withUnsafeBytes { bytes in
+            try Array("\(CurrentProcess.pid)\n".utf8).withUnsafeBytes { bytes in
                 Result { () throws(SystemError) in try fd.write(bytes, at: 0) }
             }.get()
         } catch {

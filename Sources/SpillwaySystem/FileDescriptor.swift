@@ -39,11 +39,13 @@ public struct FileDescriptor: Hashable, Sendable {
         try syscall("poll", { Glibc.poll(&pfd, 1, -1) })
     }
 
+    /// Closes the descriptor. Closing one twice traps (EBADF): by then its number may belong to
+    /// another file.
     public func close() throws(SystemError) {
+        guard Glibc.close(rawValue) != 0 else { return }
+        let err = errno
         // EINTR on close still closes on Linux: never retry it.
-        if Glibc.close(rawValue) != 0 && errno != EINTR {
-            throw SystemError(call: "close", errno: errno)
-        }
+        if err != EINTR { throw .failure(of: "close", errno: err) }
     }
 
     public func setNonBlocking() throws(SystemError) {
@@ -51,7 +53,8 @@ public struct FileDescriptor: Hashable, Sendable {
         try syscall("fcntl(F_SETFL)", { spw_fcntl_int(rawValue, F_SETFL, flags | O_NONBLOCK) })
     }
 
-    /// Whether the descriptor is open (fcntl F_GETFD does not fail with EBADF).
+    /// Whether the descriptor is open: F_GETFD fails only with EBADF. Called directly, not through
+    /// `syscall`, where EBADF traps.
     public var isOpen: Bool { spw_fcntl_int(rawValue, F_GETFD, 0) != -1 }
 
     public var isTerminal: Bool { isatty(rawValue) == 1 }

@@ -113,14 +113,14 @@ public enum FileSystem {
 
     /// Names in a directory, without "." and "..", in no particular order.
     public static func contents(ofDirectory path: String) throws(SystemError) -> [String] {
-        guard let dir = opendir(path) else { throw SystemError(call: "opendir(\(path))", errno: errno) }
+        guard let dir = opendir(path) else { throw .failure(of: "opendir(\(path))", errno: errno) }
         defer { closedir(dir) }
         var names: [String] = []
         while true {
             // readdir returns NULL both at the end and on error; only errno tells them apart.
             errno = 0
             guard let entry = readdir(dir) else {
-                if errno != 0 { throw SystemError(call: "readdir(\(path))", errno: errno) }
+                if errno != 0 { throw .failure(of: "readdir(\(path))", errno: errno) }
                 return names
             }
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in

@@ -4,7 +4,8 @@ import SpillwayCore
 import Glibc
 #endif
 
-/// Reads one non-blocking pipe on `queue` whenever the `ReadinessWatcher` reports it readable.
+/// Reads one non-blocking pipe on `queue` whenever `watcher` reports it readable. A watcher that
+/// fails ends the reader with its error.
 ///
 /// `onData` gets each read's bytes and the wall-clock time of that read, and returns whether to
 /// keep reading: returning false stops watching the pipe (blocking mode's backpressure: the
@@ -14,7 +15,7 @@ public final class PipeReader: @unchecked Sendable {
 
     private let fd: FileDescriptor
     private let queue: DispatchQueue
-    private let watcher = ReadinessWatcher.shared
+    private let watcher: ReadinessWatcher
     private var token: ReadinessWatcher.Token?
     private let clock: WallClock
     private let buffer: UnsafeMutableRawBufferPointer
@@ -23,18 +24,16 @@ public final class PipeReader: @unchecked Sendable {
     // Touched only on `queue`.
     private var suspended = false
     private var finished = false
-    /// Upper bound for the next read (blocking mode reads no more than the buffer can take).
-    public var readLimit: Int
 
     public init(
-        fd: FileDescriptor, queue: DispatchQueue, clock: WallClock, bufferSize: Int,
+        fd: FileDescriptor, queue: DispatchQueue, watcher: ReadinessWatcher, clock: WallClock, bufferSize: Int,
         onData: @escaping DataHandler, onEnd: @escaping (SystemError?) -> Void
     ) {
         self.fd = fd
         self.queue = queue
+        self.watcher = watcher
         self.clock = clock
         self.buffer = .allocate(byteCount: bufferSize, alignment: 16)
-        self.readLimit = bufferSize
         self.onData = onData
         self.onEnd = onEnd
     }
@@ -43,12 +42,16 @@ public final class PipeReader: @unchecked Sendable {
 
     /// Starts watching the pipe. Call on `queue`.
     public func start() {
-        token = watcher.add(fd: fd, queue: queue) { [self] in readAvailable(rounds: Self.roundsPerEvent) }
+        token = watcher.add(fd: fd, queue: queue) { [self] event in
+            switch event {
+            case .readable: readAvailable(rounds: Self.roundsPerEvent)
+            case .failed(let error): if !finished { finish(error) }
+            }
+        }
         watcher.arm(token!)
     }
 
     public var isFinished: Bool { finished }
-    public var isSuspended: Bool { suspended }
 
     /// Resumes reading after `onData` paused it. Call on `queue`.
     public func resume() {
@@ -82,10 +85,9 @@ public final class PipeReader: @unchecked Sendable {
                 return
             }
             round += 1
-            let limit = max(1, min(readLimit, buffer.count))
             let result: Int?
             do {
-                result = try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<limit]))
+                result = try fd.read(into: buffer)
             } catch {
                 finish(error)
                 return

@@ -58,7 +58,7 @@ public enum Spawner {
             try status.writeEnd.close()
             defer { try? status.readEnd.close() }
             if let execErrno = try readExecErrno(status.readEnd) {
-                _ = try? ProcessControl.waitExit(pid)
+                _ = try? Reaper.waitExit(pid)
                 try? out.readEnd.close()
                 try? err.readEnd.close()
                 throw SpawnError.exec(command: arguments[0], errno: execErrno)

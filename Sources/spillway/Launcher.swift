@@ -21,7 +21,7 @@ enum Launcher {
             print(Invocation.usage + "\n\n" + Configuration.helpText())
             return 0
         case .version:
-            print("spillway \(spillwayVersion) (libseccomp \(ProcessControl.seccompVersion()))")
+            print("spillway \(spillwayVersion) (libseccomp \(CurrentProcess.seccompVersion()))")
             return 0
         case .checkConfiguration(let command):
             guard let configuration = configure(command: command, environment: environmentDictionary()),
@@ -48,7 +48,7 @@ enum Launcher {
     ) -> Configuration? {
         do {
             return try Configuration.parse(
-                environment: environment, command: command, hostname: ProcessControl.hostname(), for: purpose)
+                environment: environment, command: command, hostname: CurrentProcess.hostname(), for: purpose)
         } catch {
             StandardErrorDiagnostics.write("spillway: \(error)")
             return nil
@@ -70,7 +70,7 @@ enum Launcher {
 
     static func environmentDictionary() -> [String: String] {
         var result: [String: String] = [:]
-        for entry in ProcessControl.environment() {
+        for entry in CurrentProcess.environment() {
             guard let eq = entry.firstIndex(of: "=") else { continue }
             result[String(entry[..<eq])] = String(entry[entry.index(after: eq)...])
         }
@@ -79,21 +79,23 @@ enum Launcher {
 
     static func supervise(command: [String], configuration: Configuration) -> Int32 {
         let diagnostics = StandardErrorDiagnostics(minimumLevel: configuration.logLevel)
+        let watcher: ReadinessWatcher
         do {
-            try FileDescriptor.openNullOnClosedStandardDescriptors()
-            if configuration.subreaper && ProcessControl.currentPID != 1 {
-                try ProcessControl.becomeSubreaper()
+            if configuration.subreaper && CurrentProcess.pid != 1 {
+                try Reaper.becomeSubreaper()
             }
+            watcher = try ReadinessWatcher.start()
         } catch {
             diagnostics.error("\(error)")
             return 125
         }
+        defer { watcher.stop() }
 
         guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics)
         else { return 125 }
 
         let child: SpawnedProcess
-        let inherited = ChildEnvironment(ProcessControl.environment(), ownPID: ProcessControl.currentPID)
+        let inherited = ChildEnvironment(CurrentProcess.environment(), ownPID: CurrentProcess.pid)
         do {
             child = try Spawner.spawn(
                 arguments: command, environment: inherited.environment,
@@ -103,16 +105,16 @@ enum Launcher {
             diagnostics.error("\(error)")
             return error.exitCode
         }
-        pipeline.start(stdout: child.stdout, stderr: child.stderr)
+        pipeline.start(stdout: child.stdout, stderr: child.stderr, watcher: watcher)
 
         let exitCode = waitForWorkload(child.pid, configuration: configuration, diagnostics: diagnostics)
         if configuration.signalGroup {
-            ProcessControl.terminateGroup(of: child.pid)
+            Signals.terminateGroup(of: child.pid)
         }
         let finished = DispatchSemaphore(value: 0)
         pipeline.shutdown(timeout: configuration.shutdownTimeout) {
             finished.signal()
-            ProcessControl.wakeSupervisor()
+            Signals.wakeSupervisor()
         }
         // Keep reaping orphans (as PID 1) and forwarding signals while the drain runs.
         while finished.wait(timeout: .now()) == .timedOut {
@@ -156,7 +158,7 @@ enum Launcher {
         let stored = pipeline.close()
         let summary = pipeline.queue.sync { pipeline.core.stats.summary(exitCode: exitCode, buffered: stored) }
         StandardErrorDiagnostics.write(summary)
-        let usage = ProcessControl.ownResourceUsage()
+        let usage = CurrentProcess.resourceUsage()
         diagnostics.debug("resources user=\(usage.user)s system=\(usage.system)s max_rss=\(usage.maxRSSKiB)KiB")
         return stored
     }
@@ -171,10 +173,10 @@ enum Launcher {
         let stallTimeout = max(configuration.shutdownTimeout, .seconds(1))
         pipeline.drainBacklog(stallTimeout: stallTimeout) {
             finished.signal()
-            ProcessControl.wakeSupervisor()
+            Signals.wakeSupervisor()
         }
         while finished.wait(timeout: .now()) == .timedOut {
-            if let signal = try? ProcessControl.waitForSignal(), ProcessControl.isStopRequest(signal) {
+            if let signal = try? Signals.wait(), Signals.isStopRequest(signal) {
                 pipeline.queue.async { pipeline.giveUp() }
             }
         }
@@ -192,7 +194,7 @@ enum Launcher {
     static func waitForWorkload(_ pid: Int32, configuration: Configuration, diagnostics: Diagnostics) -> Int32 {
         while true {
             if let status = supervisorStep(pid, group: configuration.signalGroup) {
-                return ProcessControl.exitCode(fromWaitStatus: status)
+                return Reaper.exitCode(fromWaitStatus: status)
             }
         }
     }
@@ -201,10 +203,10 @@ enum Launcher {
     /// has exited.
     @discardableResult
     static func supervisorStep(_ pid: Int32, group: Bool) -> Int32? {
-        let signal = try? ProcessControl.waitForSignal()
-        if let signal, ProcessControl.isForwardable(signal) {
-            ProcessControl.send(signal, to: pid, group: group)
+        let signal = try? Signals.wait()
+        if let signal, Signals.isForwardable(signal) {
+            Signals.send(signal, to: pid, group: group)
         }
-        return ProcessControl.reapAll(main: pid)
+        return Reaper.reapAll(main: pid)
     }
 }

@@ -42,12 +42,12 @@ final class Pipeline: @unchecked Sendable {
         }
     }
 
-    /// Starts reading the workload's stdout and stderr.
-    func start(stdout: FileDescriptor, stderr: FileDescriptor) {
+    /// Starts reading the workload's stdout and stderr, as `watcher` reports them readable.
+    func start(stdout: FileDescriptor, stderr: FileDescriptor, watcher: ReadinessWatcher) {
         queue.sync {
             for (index, fd) in [stdout, stderr].enumerated() {
                 let reader = PipeReader(
-                    fd: fd, queue: queue, clock: clock, bufferSize: 256 * 1024,
+                    fd: fd, queue: queue, watcher: watcher, clock: clock, bufferSize: 256 * 1024,
                     onData: { [unowned self] bytes, time in received(bytes, time: time, stream: index) },
                     onEnd: { [unowned self] error in streamEnded(index, error: error) })
                 readers.append(reader)

@@ -1,12 +1,14 @@
 import SpillwaySystem
 
 // Before anything can start a thread: every thread must inherit the blocked signal mask, so that
-// only the supervisor loop on this thread receives signals.
+// only the supervisor loop on this thread receives signals. And before anything writes: a write
+// to a closed descriptor traps, so 0, 1 and 2 must be open.
 do {
-    try ProcessControl.blockSignalsForSupervision()
+    try FileDescriptor.openNullOnClosedStandardDescriptors()
+    try Signals.blockForSupervision()
 } catch {
-    StandardErrorDiagnostics.write("spillway: \(error)")
-    ProcessControl.exit(125)
+    if FileDescriptor.standardError.isOpen { StandardErrorDiagnostics.write("spillway: \(error)") }
+    CurrentProcess.exit(125)
 }
 
-ProcessControl.exit(Launcher.run(arguments: Array(CommandLine.arguments.dropFirst())))
+CurrentProcess.exit(Launcher.run(arguments: Array(CommandLine.arguments.dropFirst())))

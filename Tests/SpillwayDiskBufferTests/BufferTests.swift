@@ -34,7 +34,7 @@ import Testing
             #expect(try mode(storage + "/" + name) == 0o600, "\(name)")
         }
         let lock = try readSmallFile(storage + "/lock")
-        #expect(String(decoding: lock, as: UTF8.self) == "\(ProcessControl.currentPID)\n")
+        #expect(String(decoding: lock, as: UTF8.self) == "\(CurrentProcess.pid)\n")
     }
 
     @Test func readRespectsRecordAndByteLimits() throws {

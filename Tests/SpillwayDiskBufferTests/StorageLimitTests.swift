@@ -96,7 +96,7 @@ import Testing
             _ = try DiskBuffer(options: DiskBufferOptions(directory: directory.storage))
         } throws: { error in
             guard let error = error as? DiskBufferError else { return false }
-            return error.kind == .locked(path: directory.storage, holderPID: ProcessControl.currentPID)
+            return error.kind == .locked(path: directory.storage, holderPID: CurrentProcess.pid)
                 && error.description.contains("SPILLWAY_NAME")
         }
         first.close()

@@ -46,9 +46,9 @@ import Testing
     }
 
     @Test func exitCodesFollowTheShellConvention() {
-        #expect(ProcessControl.exitCode(fromWaitStatus: 3 << 8) == 3)  // exited with 3
-        #expect(ProcessControl.exitCode(fromWaitStatus: 9) == 137)      // killed by SIGKILL
-        #expect(ProcessControl.exitCode(fromWaitStatus: 15) == 143)
+        #expect(Reaper.exitCode(fromWaitStatus: 3 << 8) == 3)  // exited with 3
+        #expect(Reaper.exitCode(fromWaitStatus: 9) == 137)      // killed by SIGKILL
+        #expect(Reaper.exitCode(fromWaitStatus: 15) == 143)
     }
 
     @Test func execFailuresMapTo127And126() {
@@ -60,8 +60,8 @@ import Testing
         let child = try Spawner.spawn(
             arguments: ["/bin/sh", "-c", "echo out; echo err >&2; exit 5"], environment: ["PATH=/usr/bin:/bin"],
             keepFileDescriptors: 0, pipeSize: 1 << 16, diagnostics: { _ in })
-        let status = try ProcessControl.waitExit(child.pid)
-        #expect(ProcessControl.exitCode(fromWaitStatus: status) == 5)
+        let status = try Reaper.waitExit(child.pid)
+        #expect(Reaper.exitCode(fromWaitStatus: status) == 5)
         var buffer = [UInt8](repeating: 0, count: 64)
         let n = try buffer.withUnsafeMutableBytes { try child.stdout.read(into: $0) } ?? 0
         #expect(String(decoding: buffer[..<n], as: UTF8.self) == "out\n")
@@ -81,6 +81,8 @@ import Testing
 
 @Suite struct PipeReaderTests {
     @Test func deliversEveryByteThenEndsAndResumesAfterAPause() throws {
+        let watcher = try ReadinessWatcher.start()
+        defer { watcher.stop() }
         let pipe = try Pipe()
         try pipe.readEnd.setNonBlocking()
         let queue = DispatchQueue(label: "test.reader")
@@ -92,7 +94,7 @@ import Testing
         }
         let state = State()
         let reader = PipeReader(
-            fd: pipe.readEnd, queue: queue, clock: SystemWallClock(), bufferSize: 4,
+            fd: pipe.readEnd, queue: queue, watcher: watcher, clock: SystemWallClock(), bufferSize: 4,
             onData: { bytes, _ in
                 state.bytes += bytes
                 if !state.paused {
