@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import SpillwayTestKit
 @testable import SpillwayCore
@@ -7,7 +10,8 @@ import SpillwayTestKit
 /// never goes down, no record is delivered twice; after the shutdown deadline nothing is
 /// buffered and every record read was delivered or dropped. A failure names its seed.
 @Suite struct AccountingModelTests {
-    static let seeds: UInt64 = 200
+    /// ACCOUNTING_MODEL_SEEDS=5000 runs a long search.
+    static let seeds = getenv("ACCOUNTING_MODEL_SEEDS").flatMap { UInt64(String(cString: $0)) } ?? 200
     static let steps = 300
 
     @Test(arguments: [BufferPolicy.block, .dropNewest, .dropOldest])

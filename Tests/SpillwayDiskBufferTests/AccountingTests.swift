@@ -43,7 +43,8 @@ private func core(_ sink: ScriptedSink, _ store: RecordStore, _ scheduler: Manua
 /// on, then a last run drains the rest. What one run leaves buffered is what the next finds,
 /// and in the end every record read was delivered or dropped.
 @Suite struct DiskAccountingModelTests {
-    static let seeds: UInt64 = 30
+    /// DISK_ACCOUNTING_SEEDS=500 runs a long search.
+    static let seeds = getenv("DISK_ACCOUNTING_SEEDS").flatMap { UInt64(String(cString: $0)) } ?? 30
     static let steps = 200
 
     /// With a window of one batch, acknowledgements come in order and a restart replays exactly
