@@ -79,6 +79,7 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "SpillwayDiskBufferTests", dependencies: ["SpillwayDiskBuffer", "SpillwaySystem"]),
+        .testTarget(
+            name: "SpillwayDiskBufferTests", dependencies: ["SpillwayDiskBuffer", "SpillwaySystem", "SpillwayCore", "SpillwayTestKit"]),
     ]
 )

@@ -36,7 +36,15 @@ public final class ScriptedSink: Sink, @unchecked Sendable {
 
     /// Answers the oldest outstanding batch.
     public func answer(_ outcome: SendOutcome) {
-        let (batch, completion) = waiting.removeFirst()
+        answer(at: 0, outcome)
+    }
+
+    /// Batches sent and not yet answered, oldest first.
+    public var outstandingBatches: [Batch] { waiting.map(\.0) }
+
+    /// Answers the outstanding batch at `index` (out of order when the window is wider than one).
+    public func answer(at index: Int, _ outcome: SendOutcome) {
+        let (batch, completion) = waiting.remove(at: index)
         record(batch, outcome)
         completion(outcome)
     }

@@ -6,25 +6,6 @@ import Testing
 
 @testable import SpillwayCloudWatch
 
-extension CloudWatchSink {
-    func send(_ records: [LogRecord], id: UInt64 = 1) async -> SendOutcome {
-        await withCheckedContinuation { c in
-            send(Batch(id: id, records: records)) { c.resume(returning: $0) }
-        }
-    }
-
-    func shutdown() async {
-        await withCheckedContinuation { c in shutdown { c.resume() } }
-    }
-}
-
-extension SendOutcome {
-    var reason: String? {
-        if case .retryable(let reason) = self { return reason }
-        return nil
-    }
-}
-
 /// Thread-safe mutable state for server closures and file stand-ins.
 final class Box<T>: @unchecked Sendable {
     private let lock = DispatchQueue(label: "box")

@@ -10,32 +10,6 @@ import SpillwayCore
 
 @testable import SpillwayForward
 
-
-extension ForwardSink {
-    func send(_ records: [LogRecord], id: UInt64 = 1) async -> SendOutcome {
-        await withCheckedContinuation { c in
-            send(Batch(id: id, records: records)) { c.resume(returning: $0) }
-        }
-    }
-
-    func shutdown() async {
-        await withCheckedContinuation { c in shutdown { c.resume() } }
-    }
-
-    func shutdownSync() {
-        let done = DispatchSemaphore(value: 0)
-        shutdown { done.signal() }
-        done.wait()
-    }
-}
-
-extension SendOutcome {
-    var reason: String? {
-        if case .retryable(let reason) = self { return reason }
-        return nil
-    }
-}
-
 /// An in-process forward receiver on 127.0.0.1 (or a unix socket) that can ack, not ack, close,
 /// stall or run the shared-key handshake.
 final class TestServer: @unchecked Sendable {
