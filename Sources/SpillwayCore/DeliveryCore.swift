@@ -134,6 +134,9 @@ public final class DeliveryCore: @unchecked Sendable {
         inFlight.removeAll()
         waiting.removeAll()
         reports.removeAll()
+        // Nothing is sent after the deadline: the store is closed next.
+        flushTimer?.cancel()
+        flushTimer = nil
         if let reason = lastFailureReason, !lost.isEmpty {
             diagnostics.warning("shutdown timeout reached with records undelivered; last error: \(reason)")
         }
@@ -151,6 +154,7 @@ public final class DeliveryCore: @unchecked Sendable {
     /// Admits waiting records as room allows, then sends every batch that is due, as far as the
     /// in-flight window and the backoff allow.
     private func pump() {
+        guard !abandoned else { return }
         var sent: Bool
         repeat {
             countStoreLosses()
@@ -196,12 +200,13 @@ public final class DeliveryCore: @unchecked Sendable {
 
     /// Nil when nothing could be taken (a disk store skipped damaged records, now counted).
     private func makeBatch() -> Sent? {
-        var records = Array(reports)
-        reports.removeAll()
+        // Drop reports go first; stored records fill what room the batch has left.
+        var records = Array(reports.prefix(limits.maxRecords))
+        reports.removeFirst(records.count)
         var rest = limits
-        rest.maxRecords = max(1, limits.maxRecords - records.count)
+        rest.maxRecords = limits.maxRecords - records.count
         rest.maxBytes = max(1, limits.maxBytes - records.reduce(0) { $0 + $1.line.count + limits.bytesPerRecord })
-        let taken = store.takeBatch(rest)
+        let taken = rest.maxRecords > 0 ? store.takeBatch(rest) : (records: [], receipt: StoreReceipt())
         records += taken.records
         guard !records.isEmpty else { return nil }
         defer { nextBatchID += 1 }
