@@ -6,10 +6,10 @@ import SpillwayEventLoop
 /// One attempt at one batch: PutLogEvents for each planned request in order, creating the stream
 /// (and group) on ResourceNotFoundException and putting again within the attempt. Never retries
 /// or waits on its own: the delivery core owns backoff. Confined to `loop`.
-final class CloudWatchClient: EventLoopSinkClient, @unchecked Sendable {
-    typealias Completion = @Sendable (SendOutcome) -> Void
+public final class CloudWatchClient: EventLoopSinkClient, @unchecked Sendable {
+    public typealias Completion = @Sendable (SendOutcome) -> Void
 
-    let loop: any EventLoop
+    public let loop: any EventLoop
     let http: HTTPClient
     let credentials: CredentialCache
     let signer: SigV4Signer
@@ -47,7 +47,7 @@ final class CloudWatchClient: EventLoopSinkClient, @unchecked Sendable {
 
     // MARK: one attempt
 
-    func send(_ batch: Batch, completion: @escaping Completion) {
+    public func send(_ batch: Batch, completion: @escaping Completion) {
         loop.preconditionInEventLoop()
         guard !closed else {
             completion(.retryable(reason: "cloudwatch sink is shut down"))
@@ -245,7 +245,7 @@ final class CloudWatchClient: EventLoopSinkClient, @unchecked Sendable {
         return HTTPRequest(method: .POST, endpoint: endpoint, headers: headers, body: ByteBuffer(bytes: body))
     }
 
-    func shutdown() -> EventLoopFuture<Void> {
+    public func shutdown() -> EventLoopFuture<Void> {
         closed = true
         return http.shutdown()
     }

@@ -9,20 +9,18 @@ import SpillwayEventLoop
 /// batch is in flight at a time (one stream takes its PutLogEvents in order). Setup is local
 /// except one case: a region that only instance metadata can give is looked up at start for
 /// about `metadataTimeout`. CloudWatch being unreachable never stops the start.
-public final class CloudWatchSink: Sink {
-    public let batchLimits = BatchLimits(maxRecords: 10_000, maxBytes: 1_048_576, bytesPerRecord: 26)
-    public let maxInFlight = 1
+public typealias CloudWatchSink = EventLoopSink<CloudWatchClient>
 
-    /// The region and endpoint in use (for the start-up diagnostics).
-    public let region: String
-    public let endpointDescription: String
-
-    private let host: EventLoopSinkHost<CloudWatchClient>
+extension EventLoopSink where Client == CloudWatchClient {
+    /// The region in use.
+    public var region: String { client.signer.region }
+    /// The endpoint in use.
+    public var endpointDescription: String { client.endpoint.description }
 
     /// `clock` stamps requests and times credentials; `readFile` reads the shared credential files
     /// and token files (both injected: this module does no I/O of its own outside the network).
     /// Throws a `ConfigurationError` naming the variable to fix.
-    public init(options unresolved: CloudWatchSinkOptions, diagnostics: any Diagnostics, clock: any WallClock,
+    public convenience init(options unresolved: CloudWatchSinkOptions, diagnostics: any Diagnostics, clock: any WallClock,
          readFile: @escaping @Sendable (String) throws -> [UInt8]) throws {
         let options = try unresolved.withEnvironmentFallbacks()
         let env = options.environment
@@ -61,9 +59,9 @@ public final class CloudWatchSink: Sink {
             let client = CloudWatchClient(
                 loop: loop, http: http, credentials: cache, signer: SigV4Signer(region: resolvedRegion, service: "logs"),
                 endpoint: endpoint, options: options, clock: clock, diagnostics: diagnostics)
-            self.host = EventLoopSinkHost(client: client, group: group, name: "cloudwatch")
-            self.region = resolvedRegion
-            self.endpointDescription = endpoint.description
+            self.init(client: client, group: group, name: "cloudwatch",
+                      batchLimits: BatchLimits(maxRecords: 10_000, maxBytes: 1_048_576, bytesPerRecord: 26),
+                      maxInFlight: 1)
             diagnostics.debug("cloudwatch: \(options.group):\(options.stream) at \(endpoint) (region \(resolvedRegion)), credentials from \(provider.name)")
         } catch {
             try? group.syncShutdownGracefully()
@@ -91,13 +89,5 @@ public final class CloudWatchSink: Sink {
                 variable: "SPILLWAY_CLOUDWATCH_REGION",
                 message: "no region set (nor AWS_REGION, AWS_DEFAULT_REGION) and instance metadata at \(metadata.base.hostHeader) gave none: \(error)")
         }
-    }
-
-    public func send(_ batch: Batch, completion: @escaping @Sendable (SendOutcome) -> Void) {
-        host.send(batch, completion: completion)
-    }
-
-    public func shutdown(completion: @escaping @Sendable () -> Void) {
-        host.shutdown(completion: completion)
     }
 }

@@ -13,10 +13,10 @@ struct ConnectFailure: Error {
 
 /// Endpoint choice, failover and failback. Every method runs on `loop`; that is what makes the
 /// `@unchecked Sendable` sound.
-final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
-    typealias Completion = @Sendable (SendOutcome) -> Void
+public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
+    public typealias Completion = @Sendable (SendOutcome) -> Void
 
-    let loop: any EventLoop
+    public let loop: any EventLoop
     let options: ForwardSinkOptions
     let encoder: ForwardEncoder
     let sslContext: NIOSSLContext?
@@ -50,7 +50,7 @@ final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
         }
     }
 
-    func send(_ batch: Batch, completion: @escaping Completion) {
+    public func send(_ batch: Batch, completion: @escaping Completion) {
         loop.preconditionInEventLoop()
         if closed {
             completion(.retryable(reason: "forward sink is shut down"))
@@ -146,7 +146,7 @@ final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
         draining.removeAll { $0 === conn }
     }
 
-    func shutdown() -> EventLoopFuture<Void> {
+    public func shutdown() -> EventLoopFuture<Void> {
         loop.preconditionInEventLoop()
         closed = true
         failWaiting("forward sink is shut down")

@@ -13,15 +13,12 @@ import SpillwayEventLoop
 /// schedules a reconnect: any failure completes the batch `.retryable` with a short reason, and the
 /// delivery core calls `send` again after its backoff; `send` connects lazily, trying the
 /// endpoints in order.
-public final class ForwardSink: Sink {
-    public let batchLimits: BatchLimits
-    public let maxInFlight: Int
+public typealias ForwardSink = EventLoopSink<ForwardClient>
 
-    private let host: EventLoopSinkHost<ForwardClient>
-
+extension EventLoopSink where Client == ForwardClient {
     /// Throws a `ConfigurationError` naming the variable when a TLS file cannot be loaded or no
     /// endpoint is given.
-    public init(options: ForwardSinkOptions, diagnostics: any Diagnostics) throws {
+    public convenience init(options: ForwardSinkOptions, diagnostics: any Diagnostics) throws {
         guard !options.endpoints.isEmpty else {
             throw ConfigurationError(variable: "SPILLWAY_FORWARD_ADDRESS", message: "no forward endpoint given")
         }
@@ -31,24 +28,16 @@ public final class ForwardSink: Sink {
         }
         let encoder = ForwardEncoder(options: options)
         let slack = encoder.messageOverheadEstimate + 64 + options.maxMessageBytes / 64
-        self.batchLimits = BatchLimits(
+        let limits = BatchLimits(
             maxRecords: 1 << 20,
             maxBytes: Swift.max(options.maxMessageBytes - slack, 1024),
             bytesPerRecord: encoder.bytesPerRecordEstimate
         )
-        self.maxInFlight = Swift.max(options.maxInFlight, 1)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let client = ForwardClient(loop: group.next(), options: options, encoder: encoder,
                                    sslContext: sslContext, diagnostics: diagnostics)
-        self.host = EventLoopSinkHost(client: client, group: group, name: "forward")
-    }
-
-    public func send(_ batch: Batch, completion: @escaping @Sendable (SendOutcome) -> Void) {
-        host.send(batch, completion: completion)
-    }
-
-    public func shutdown(completion: @escaping @Sendable () -> Void) {
-        host.shutdown(completion: completion)
+        self.init(client: client, group: group, name: "forward", batchLimits: limits,
+                  maxInFlight: Swift.max(options.maxInFlight, 1))
     }
 
     static func makeSSLContext(_ options: ForwardSinkOptions) throws -> NIOSSLContext {

@@ -13,19 +13,26 @@ public protocol EventLoopSinkClient: AnyObject, Sendable {
     func shutdown() -> EventLoopFuture<Void>
 }
 
-/// Runs a sink's client on an event loop group of its own: hops `send` onto the loop, refuses
-/// sends after shutdown (the loop is gone then), and shuts down the client before the group.
-public struct EventLoopSinkHost<Client: EventLoopSinkClient>: Sendable {
+/// A network sink: its client on an event loop group of its own. Hops `send` onto the loop,
+/// refuses sends after shutdown (the loop is gone then), and shuts down the client before the
+/// group. Each network sink is this class with its client (`ForwardSink`, `CloudWatchSink`).
+public final class EventLoopSink<Client: EventLoopSinkClient>: Sink, Sendable {
+    public let batchLimits: BatchLimits
+    public let maxInFlight: Int
     public let client: Client
     private let group: MultiThreadedEventLoopGroup
     private let name: String
     private let stopped = SetOnce()
 
-    /// `client` must run on one of `group`'s loops; the host owns the group from now on.
-    public init(client: Client, group: MultiThreadedEventLoopGroup, name: String) {
+    /// `client` must run on one of `group`'s loops; the sink owns the group from now on.
+    public init(
+        client: Client, group: MultiThreadedEventLoopGroup, name: String, batchLimits: BatchLimits, maxInFlight: Int
+    ) {
         self.client = client
         self.group = group
         self.name = name
+        self.batchLimits = batchLimits
+        self.maxInFlight = maxInFlight
     }
 
     public func send(_ batch: Batch, completion: @escaping @Sendable (SendOutcome) -> Void) {
