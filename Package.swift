@@ -61,14 +61,16 @@ let package = Package(
         .target(name: "SpillwayDiskBuffer", dependencies: ["SpillwayCore", "SpillwaySystem"]),
         .systemLibrary(name: "CSpillwayZlib", path: "Sources/CSpillwayZlib"),
         .target(name: "SpillwayTestKit", dependencies: ["SpillwayCore"]),
-        .executableTarget(
-            name: "spillway",
+        .target(
+            name: "SpillwayLauncher",
             dependencies: [
                 "SpillwaySystem", "SpillwayCore", "SpillwayConfiguration", "SpillwayForward",
                 "SpillwayCloudWatch", "SpillwayDiskBuffer",
             ]
         ),
+        .executableTarget(name: "spillway", dependencies: ["SpillwayLauncher", "SpillwaySystem"]),
         .testTarget(name: "SpillwaySystemTests", dependencies: ["SpillwaySystem"]),
+        .testTarget(name: "SpillwayLauncherTests", dependencies: ["SpillwayLauncher", "SpillwayTestKit"]),
         .testTarget(name: "SpillwayCoreTests", dependencies: ["SpillwayCore", "SpillwayTestKit"]),
         .testTarget(name: "SpillwayConfigurationTests", dependencies: ["SpillwayConfiguration"]),
         .testTarget(name: "SpillwayForwardTests", dependencies: ["SpillwayForward", "SpillwayTestKit"]),

@@ -1,3 +1,4 @@
+import SpillwayLauncher
 import SpillwaySystem
 
 // Before anything can start a thread: every thread must inherit the blocked signal mask, so that

@@ -7,8 +7,8 @@ let spillwayVersion = "0.1.0"
 
 /// Runs spillway: configuration, the workload, the pipeline, and the supervisor loop (tini's
 /// one straight line: wait for a signal, forward it, reap, leave when the main child is gone).
-enum Launcher {
-    static func run(arguments: [String]) -> Int32 {
+public enum Launcher {
+    public static func run(arguments: [String]) -> Int32 {
         let invocation: Invocation
         switch Invocation.parse(arguments) {
         case .success(let parsed): invocation = parsed
