@@ -131,7 +131,7 @@ struct ContainerCredentials: CredentialProvider {
         }
     }
 
-    /// Plain http is allowed only to the hosts the SDKs allow (DESIGN.md).
+    /// Plain http is allowed only to the hosts the SDKs allow (README, credentials).
     static func allowsPlainHTTP(to host: String) -> Bool {
         let h = host.lowercased()
         if ["localhost", "169.254.170.2", "169.254.170.23", "fd00:ec2::23", "::1", "0:0:0:0:0:0:0:1"].contains(h) { return true }

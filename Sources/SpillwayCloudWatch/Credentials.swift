@@ -1,6 +1,6 @@
 import SpillwayCore
 
-/// AWS credentials. `description` never shows the secret or the token (DESIGN.md: secrets never
+/// AWS credentials. `description` never shows the secret or the token (secrets never
 /// appear in diagnostics), so an accidental interpolation cannot leak them.
 struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {
     var accessKeyID: String
@@ -37,7 +37,7 @@ struct CredentialsError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// When cached temporary credentials must be refreshed. DESIGN.md: at least 5 minutes before they
+/// When cached temporary credentials must be refreshed. At least 5 minutes before they
 /// expire. Between 15 and 5 minutes a refresh is attempted but its failure is tolerated (the
 /// old credentials still work); within 5 minutes they are no longer used.
 struct RefreshPolicy: Sendable {

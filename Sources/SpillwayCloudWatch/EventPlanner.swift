@@ -27,7 +27,7 @@ struct EventPlan {
     var rejected: [Int: DropReason] = [:]
 }
 
-/// Turns records into requests (DESIGN.md, Wire formats): invalid UTF-8 becomes U+FFFD before any
+/// Turns records into requests (docs/architecture.md, "Wire formats"): invalid UTF-8 becomes U+FFFD before any
 /// size is computed; empty messages are not sent; a message over the event cap is cut at UTF-8
 /// boundaries into consecutive events; events are sorted by time (stable); a request holds at most
 /// 10,000 events, 1,048,576 bytes counting 26 per event, and less than 24 hours.

@@ -29,7 +29,7 @@ struct HTTPFailure: Error, CustomStringConvertible {
 
 /// A small HTTP/1.1 client on SwiftNIO: keep-alive (one idle connection per server), connect and
 /// response timeouts, TLS with the system's roots or `AWS_CA_BUNDLE`. AsyncHTTPClient would do,
-/// but costs binary size the footprint budget (DESIGN.md) does not have. Confined to `loop`.
+/// but costs binary size the footprint budget (docs/architecture.md) does not have. Confined to `loop`.
 final class HTTPClient: @unchecked Sendable {
     let loop: any EventLoop
     let connectTimeout: TimeAmount

@@ -1,4 +1,4 @@
-/// Appends JSON to a byte array. Hand-written because Foundation's JSON links ICU (DESIGN.md,
+/// Appends JSON to a byte array. Hand-written because Foundation's JSON links ICU (docs/architecture.md,
 /// Footprint), and because PutLogEvents bodies are large: messages are copied in runs, escaping
 /// only what JSON requires.
 struct JSONWriter {

@@ -1,7 +1,7 @@
 import SpillwayCore
 import Crypto
 
-/// AWS Signature Version 4 for header-signed requests (DESIGN.md: service `logs`). Canonicalises
+/// AWS Signature Version 4 for header-signed requests (service `logs`). Canonicalises
 /// as botocore does for non-S3 services: the path has its dot segments and empty segments removed
 /// and is percent-encoded once more (so "%20" is signed as "%2520"), header values are trimmed
 /// with inner runs of whitespace collapsed, and every header given is signed.

@@ -1,7 +1,7 @@
 import SpillwayCore
 
 extension Configuration {
-    /// Every variable with its default and meaning, grouped as in DESIGN.md, for `--help`.
+    /// Every variable with its default and meaning, grouped as in README, for `--help`.
     public static func helpText() -> String {
         var out = "Environment variables [default]:\n"
         for section in Variable.Section.allCases {

@@ -258,7 +258,7 @@ public final class DeliveryCore: @unchecked Sendable {
             for r in rejected { for i in r.indices where i < refused.count { refused[i] = r.reason } }
             for (i, record) in sent.batch.records.enumerated() {
                 if let reason = refused[i] {
-                    // An empty line is skipped, not a gap worth a note in the logs (DESIGN.md).
+                    // An empty line is skipped, not a gap worth a note in the logs (as Fluent Bit skips it).
                     stats.dropped(record, reason: reason, reportable: reason != .emptyLine)
                 } else if record.isDropReport {
                     stats.reportSent()

@@ -1,5 +1,5 @@
 /// Why a record was not delivered. Every line ends delivered, buffered, or counted under one of
-/// these (DESIGN.md: no fourth outcome).
+/// these (docs/architecture.md, "Accounting": no fourth outcome).
 public enum DropReason: Hashable, Sendable {
     case bufferFull
     case storageFull

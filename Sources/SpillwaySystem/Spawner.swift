@@ -3,7 +3,7 @@ import CSpillway
 import Glibc
 #endif
 
-/// Why the workload could not be started, mapped to the exit codes of DESIGN.md.
+/// Why the workload could not be started, mapped to the exit codes README lists.
 public enum SpawnError: Error, CustomStringConvertible {
     /// execve failed in the child: 127 for "not found", 126 for everything else.
     case exec(command: String, errno: Int32)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Strict Fluentd Forward Protocol v1 receiver: the independent decoder in Spillway's tests.
 
-Every message is checked against the protocol (/work/shared/DESIGN.md, "Wire formats");
+Every message is checked against the protocol (docs/architecture.md, "Wire formats");
 each event is appended as one JSON line to --events, and any violation is reported as
 `PROTOCOL ERROR: ...` on stderr plus an {"error": ...} line, and the connection is closed.
 
