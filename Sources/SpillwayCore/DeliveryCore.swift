@@ -35,6 +35,8 @@ public final class DeliveryCore: @unchecked Sendable {
     private var flushTimer: ScheduledWork?
     private var flushDue = false
     private var inputFinished = false
+    /// The workload has exited: every batch is due at once, nothing waits for the flush timer.
+    private var flushingAll = false
     /// The shutdown deadline passed: the drain ends whatever a durable store still holds.
     private var abandoned = false
     private var drainCompletion: (() -> Void)?
@@ -95,6 +97,20 @@ public final class DeliveryCore: @unchecked Sendable {
         waiting.removeAll()
         storeNow(pending[...])
         if waiting.isEmpty { onRoom?() }
+    }
+
+    /// The workload has exited (a grandchild may still hold a pipe): from now on every batch is
+    /// due at once, so the shutdown timeout is spent delivering, not waiting for a timer.
+    public func flushAll() {
+        flushingAll = true
+        pump()
+    }
+
+    /// Records read at the shutdown deadline (what the pipes still held): a durable store keeps
+    /// what it takes now; the rest is counted as undelivered at once, never held in memory.
+    public func acceptAtDeadline(_ records: [LogRecord]) {
+        let taken = store.isDurable && waiting.isEmpty ? store.store(records[...]) { stats.dropped($0) } : 0
+        for record in records[taken...] { stats.dropped(record, reason: .shutdownTimeout, reportable: false) }
     }
 
     /// No more input will come (every pipe reached EOF or was abandoned): send what is left now.
@@ -186,7 +202,7 @@ public final class DeliveryCore: @unchecked Sendable {
         if !reports.isEmpty { return true }
         guard !store.isEmpty else { return false }
         // Readers waiting for room: a fuller batch would only stall the workload.
-        return flushDue || inputFinished || !waiting.isEmpty || store.batchDue(limits)
+        return flushDue || flushingAll || inputFinished || !waiting.isEmpty || store.batchDue(limits)
     }
 
     /// Losses the store found on its own (a disk store: damage, drop-oldest) are counted and

@@ -12,6 +12,8 @@ final class Pipeline: @unchecked Sendable {
     private var watchdog: ScheduledWork?
     private var progressTimer: ScheduledWork?
     private var recordsRead = 0
+    /// The shutdown deadline passed: records read now are never held.
+    private var pastDeadline = false
     private var readers: [PipeReader] = []
     private var framers: [Framer]
     private var paused: [Bool] = [false, false]
@@ -124,6 +126,10 @@ final class Pipeline: @unchecked Sendable {
         records.removeAll(keepingCapacity: true)
         framers[stream].frame(bytes, time: time, into: &records)
         recordsRead += records.count
+        if pastDeadline {
+            core.acceptAtDeadline(records)
+            return true
+        }
         let keepReading = core.accept(records)
         if !keepReading { paused[stream] = true }
         return keepReading
@@ -134,7 +140,7 @@ final class Pipeline: @unchecked Sendable {
         records.removeAll(keepingCapacity: true)
         framers[stream].finish(time: clock.now(), into: &records)
         recordsRead += records.count
-        core.accept(records)
+        if pastDeadline { core.acceptAtDeadline(records) } else { core.accept(records) }
         ended += 1
         if ended == readers.count { core.finishInput() }
     }
@@ -144,6 +150,7 @@ final class Pipeline: @unchecked Sendable {
     func shutdown(timeout: Duration, completion: @escaping @Sendable () -> Void) {
         queue.async { [self] in
             let deadline = scheduler.schedule(after: timeout) { [self] in cutOff() }
+            core.flushAll()
             core.drain {
                 deadline.cancel()
                 completion()
@@ -151,9 +158,11 @@ final class Pipeline: @unchecked Sendable {
         }
     }
 
-    /// At the deadline: what the pipes still hold (read until EAGAIN, e.g. a grandchild keeps
-    /// writing) joins the buffer, and everything buffered is counted as undelivered.
+    /// At the deadline: what the pipes still hold (a bounded read: a grandchild may keep writing)
+    /// is stored if the store is durable and counted as undelivered otherwise, one read at a
+    /// time; then everything buffered in memory is counted as undelivered.
     private func cutOff() {
+        pastDeadline = true
         for reader in readers where !reader.isFinished {
             reader.drainAvailable()
             reader.cancel()

@@ -1,0 +1,57 @@
+"""Issue 12 (shutdown edges): no avoidable loss when a background process keeps the pipe open
+after the main child exits, and bounded memory when one floods it past the deadline."""
+import os
+import re
+import socket
+import subprocess
+
+import pytest
+
+from conftest import base_env, console_records, run, summary_line
+from peerlib import read_events
+from test_forward import forward_env, receiver
+
+BACKGROUND_HOLDS_PIPE = "echo main; (exec sleep 3) & echo bye"
+
+
+def test_forward_lines_are_delivered_when_a_background_process_holds_the_pipe(spillway, tmp_path):
+    peer, events = receiver(tmp_path)
+    with peer:
+        result = run(["--", "sh", "-c", BACKGROUND_HOLDS_PIPE],
+                     env=forward_env(f"tcp://127.0.0.1:{peer.port}", SPILLWAY_SHUTDOWN_TIMEOUT="1s"))
+    assert result.returncode == 0, result.stderr.decode()
+    assert summary_line(result.stderr) == dict(code=0, delivered=2, dropped=0, buffered=0, bytes=7)
+    assert [e["record"]["log"] for e in read_events(events)] == [b"main", b"bye"]
+
+
+@pytest.mark.parametrize("sink", ["console", "forward"])
+def test_a_long_flush_interval_does_not_outlast_the_shutdown_timeout(spillway, tmp_path, sink):
+    """Once the main child has exited every batch is due at once: nothing waits 5 s for the timer."""
+    peer, events = receiver(tmp_path)
+    with peer:
+        env = (forward_env(f"tcp://127.0.0.1:{peer.port}") if sink == "forward" else base_env())
+        env.update(SPILLWAY_FLUSH_INTERVAL="5s", SPILLWAY_SHUTDOWN_TIMEOUT="2s")
+        result = run(["--", "sh", "-c", BACKGROUND_HOLDS_PIPE], env=env)
+    assert summary_line(result.stderr)["delivered"] == 2, result.stderr.decode()
+    assert summary_line(result.stderr)["dropped"] == 0
+    got = ([r["log"] for r in console_records(result.stdout)] if sink == "console"
+           else [e["record"]["log"].decode() for e in read_events(events)])
+    assert got == ["main", "bye"]
+
+
+def test_memory_stays_bounded_when_a_grandchild_floods_past_the_deadline(spillway, tmp_path):
+    """The receiver is down and a daemonised `yes` floods the pipe after the main child exited:
+    at the deadline spillway reads a bounded amount, counts it without holding it, and exits."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    env = forward_env(f"tcp://127.0.0.1:{closed_port}", SPILLWAY_SHUTDOWN_TIMEOUT="2s", SPILLWAY_LOG_LEVEL="debug")
+    result = run(["--", "sh", "-c", "(exec yes spillway-flood) & echo started"], env=env, timeout=60)
+    stderr = result.stderr.decode()
+    summary = summary_line(result.stderr)
+    assert summary["delivered"] == 0 and summary["buffered"] == 0
+    assert summary["dropped"] > 10_000  # the flood was read and counted, not ignored
+    assert "undelivered at the shutdown timeout" in stderr
+    max_rss_kib = int(re.search(r"max_rss=(\d+)KiB", stderr).group(1))
+    # A debug build: the buffer (1m) plus a constant; before the fix it held every record read.
+    assert max_rss_kib < 64 * 1024, stderr[-2000:]
