@@ -26,6 +26,10 @@ public final class DeliveryCore: @unchecked Sendable {
     private var reports = Deque<LogRecord>()
     private var retries = Deque<Sent>()
     private var inFlight: [UInt64: Sent] = [:]
+    /// Batches in flight at the deadline: their outcome is unknown until the sink answers or is
+    /// shut down. A late answer counts (a line the destination got is delivered); `settle`
+    /// counts the rest as undelivered.
+    private var unresolved: [UInt64: Sent] = [:]
     /// Records the readers produced that the store could not take yet, in order.
     private var waiting = Deque<LogRecord>()
     private var nextBatchID: UInt64 = 1
@@ -60,8 +64,12 @@ public final class DeliveryCore: @unchecked Sendable {
         self.limits = sink.batchLimits
     }
 
-    /// Records not yet answered for: stored (in flight included) and waiting to be stored.
-    public var bufferedRecords: Int { store.storedRecords + waiting.count }
+    /// Records not yet answered for: stored (in flight included), waiting to be stored, and (a
+    /// memory store) in flight at the deadline.
+    public var bufferedRecords: Int {
+        store.storedRecords + waiting.count
+            + (store.isDurable ? 0 : unresolved.values.reduce(0) { $0 + $1.batch.records.count { !$0.isDropReport } })
+    }
 
     /// Starts delivering what the store already holds (a disk backlog from an earlier run).
     public func start() {
@@ -142,11 +150,10 @@ public final class DeliveryCore: @unchecked Sendable {
         inputFinished = true
         abandoned = true
         var lost = Array(waiting) + store.abandon()
-        if !store.isDurable {
-            lost += retries.flatMap(\.batch.records) + inFlight.values.flatMap(\.batch.records)
-        }
+        if !store.isDurable { lost += retries.flatMap(\.batch.records) }
         lost.forEach { stats.dropped($0, reason: .shutdownTimeout, reportable: false) }
         retries.removeAll()
+        unresolved = inFlight
         inFlight.removeAll()
         waiting.removeAll()
         reports.removeAll()
@@ -157,6 +164,18 @@ public final class DeliveryCore: @unchecked Sendable {
             diagnostics.warning("shutdown timeout reached with records undelivered; last error: \(reason)")
         }
         checkDrained()
+    }
+
+    /// The sink has been shut down: batches still unanswered since the deadline are undelivered
+    /// (a durable store keeps them for the next start).
+    public func settle() {
+        for sent in unresolved.values { settleUndelivered(sent) }
+        unresolved.removeAll()
+    }
+
+    private func settleUndelivered(_ sent: Sent) {
+        guard !store.isDurable else { return }
+        sent.batch.records.forEach { stats.dropped($0, reason: .shutdownTimeout, reportable: false) }
     }
 
     private func startFlushTimer() {
@@ -239,7 +258,15 @@ public final class DeliveryCore: @unchecked Sendable {
     }
 
     private func complete(_ id: UInt64, _ outcome: SendOutcome) {
-        guard let sent = inFlight.removeValue(forKey: id) else { return }  // abandoned at deadline
+        if let late = unresolved.removeValue(forKey: id) {
+            switch outcome {
+            case .delivered: release(late, rejected: [])
+            case .rejected(let rejections): release(late, rejected: rejections)
+            case .retryable: settleUndelivered(late)
+            }
+            return
+        }
+        guard let sent = inFlight.removeValue(forKey: id) else { return }
         switch outcome {
         case .delivered:
             release(sent, rejected: [])
@@ -284,8 +311,12 @@ public final class DeliveryCore: @unchecked Sendable {
                 }
             }
         }
-        store.release(sent.receipt)
         stats.delivered(records: delivered, bytes: bytes)
+        // After the deadline a memory store has already let go of its records; a disk store
+        // still acknowledges, so a late answer is not replayed at the next start.
+        guard !abandoned || store.isDurable else { return }
+        store.release(sent.receipt)
+        guard !abandoned else { return }
         if !backingOff { backoff.succeed() }
         lastFailureReason = nil
         reportDrops()

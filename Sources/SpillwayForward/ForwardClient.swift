@@ -146,6 +146,9 @@ public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
         draining.removeAll { $0 === conn }
     }
 
+    /// How long shutdown waits for outstanding acks (the launcher gives the sink 1 s in all).
+    static let shutdownGrace = TimeAmount.milliseconds(500)
+
     public func shutdown() -> EventLoopFuture<Void> {
         loop.preconditionInEventLoop()
         closed = true
@@ -153,7 +156,12 @@ public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
         let conns = [active].compactMap { $0 } + opening + draining
         active = nil
         draining = []
-        let futures = conns.map { $0.close(reason: "forward sink is shut down") }
-        return EventLoopFuture.andAllComplete(futures, on: loop)
+        // Acks for batches already written may still come: wait for them briefly (a line the
+        // receiver acknowledged is delivered), then close what is left.
+        let futures = conns.map { $0.drain() }
+        let grace = loop.scheduleTask(in: Self.shutdownGrace) {
+            for conn in conns { conn.close(reason: "forward sink is shut down") }
+        }
+        return EventLoopFuture.andAllComplete(futures, on: loop).always { _ in grace.cancel() }
     }
 }

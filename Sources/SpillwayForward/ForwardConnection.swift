@@ -34,6 +34,8 @@ final class ForwardConnection: @unchecked Sendable {
     private var state: State = .connecting
     private var channel: (any Channel)?
     private let readyPromise: EventLoopPromise<Void>
+    /// Completed once the connection is closed (its channel too, if it had one).
+    private let closedPromise: EventLoopPromise<Void>
     private var setupTimer: Scheduled<Void>?
     private var readyCompleted = false
     private var pending: [[UInt8]: InFlight] = [:]
@@ -48,6 +50,7 @@ final class ForwardConnection: @unchecked Sendable {
         self.endpoint = endpoint
         self.name = endpoint.description
         self.readyPromise = client.loop.makePromise(of: Void.self)
+        self.closedPromise = client.loop.makePromise(of: Void.self)
     }
 
     var isUsable: Bool {
@@ -294,10 +297,13 @@ final class ForwardConnection: @unchecked Sendable {
 
     // MARK: closing
 
-    /// Stop taking batches; close once the ones in flight are answered.
-    func drain() {
+    /// Stop taking batches; close once the ones in flight are answered. The future completes
+    /// when the connection is closed.
+    @discardableResult
+    func drain() -> EventLoopFuture<Void> {
         draining = true
         closeIfDrained()
+        return closedPromise.futureResult
     }
 
     private func closeIfDrained() {
@@ -323,6 +329,9 @@ final class ForwardConnection: @unchecked Sendable {
         setupTimer = nil
         if let channel {
             channel.close(promise: nil)
+            channel.closeFuture.cascade(to: closedPromise)
+        } else {
+            closedPromise.succeed(())
         }
         if !readyCompleted {
             readyCompleted = true

@@ -155,9 +155,8 @@ public enum Launcher {
         let sinkClosed = DispatchSemaphore(value: 0)
         sink.shutdown { sinkClosed.signal() }
         _ = sinkClosed.wait(timeout: .now() + .seconds(1))
-        let stored = pipeline.close()
-        let summary = pipeline.queue.sync { pipeline.core.stats.summary(exitCode: exitCode, buffered: stored) }
-        StandardErrorDiagnostics.write(summary)
+        let (stats, stored) = pipeline.close()
+        StandardErrorDiagnostics.write(stats.summary(exitCode: exitCode, buffered: stored))
         let usage = CurrentProcess.resourceUsage()
         diagnostics.debug("resources user=\(usage.user)s system=\(usage.system)s max_rss=\(usage.maxRSSKiB)KiB")
         return stored

@@ -107,15 +107,18 @@ final class Pipeline: @unchecked Sendable {
     /// Gives up at a deadline (what is on disk stays there). Call on `queue`.
     func giveUp() { cutOff() }
 
-    /// After delivery ended: the disk buffer is synced and unlocked; returns the records still
-    /// stored (on disk, for the next start).
-    func close() -> Int {
+    /// After delivery ended (the sink is shut down): what is still unanswered is settled, the
+    /// store closed (a disk buffer synced and unlocked). Returns the final counts and the records
+    /// still stored (on disk, for the next start), read in the same turn of the queue.
+    func close() -> (stats: DeliveryStats, stored: Int) {
+        var result = (stats: DeliveryStats(), stored: 0)
         queue.sync {
             progressTimer?.cancel()
-            let stored = store.isDurable ? store.storedRecords : 0
+            core.settle()
+            result = (core.stats, store.isDurable ? store.storedRecords : 0)
             store.close()
-            return stored
         }
+        return result
     }
 
     private func received(_ bytes: UnsafeRawBufferPointer, time: Timestamp, stream: Int) -> Bool {

@@ -55,3 +55,27 @@ def test_memory_stays_bounded_when_a_grandchild_floods_past_the_deadline(spillwa
     max_rss_kib = int(re.search(r"max_rss=(\d+)KiB", stderr).group(1))
     # A debug build: the buffer (1m) plus a constant; before the fix it held every record read.
     assert max_rss_kib < 64 * 1024, stderr[-2000:]
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_the_summary_never_contradicts_what_was_printed(spillway, attempt):
+    """With no time to drain, a line the console sink printed is delivered, never dropped."""
+    result = run(["--", "sh", "-c", "echo hi; echo there"], env=base_env(SPILLWAY_SHUTDOWN_TIMEOUT="0s"))
+    printed = [r["log"] for r in console_records(result.stdout)]
+    summary = summary_line(result.stderr)
+    assert summary["delivered"] == len(printed), (printed, result.stderr.decode())
+    assert summary["delivered"] + summary["dropped"] == 2
+
+
+
+def test_an_ack_after_the_deadline_but_before_shutdown_counts_as_delivered(spillway, tmp_path):
+    """The receiver got both lines and acknowledges them 0.3 s later, after the 0.1 s deadline:
+    the forward sink waits briefly for outstanding acks when it shuts down, so the summary
+    agrees with the receiver."""
+    peer, events = receiver(tmp_path, "--ack-delay", "0.3")
+    with peer:
+        result = run(["--", "sh", "-c", "echo one; echo two"],
+                     env=forward_env(f"tcp://127.0.0.1:{peer.port}", SPILLWAY_SHUTDOWN_TIMEOUT="100ms"))
+    assert [e["record"]["log"] for e in read_events(events)] == [b"one", b"two"]
+    summary = summary_line(result.stderr)
+    assert (summary["delivered"], summary["dropped"]) == (2, 0), result.stderr.decode()

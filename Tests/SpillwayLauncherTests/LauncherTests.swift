@@ -71,8 +71,8 @@ import Testing
         let done = DispatchSemaphore(value: 0)
         pipeline.shutdown(timeout: .seconds(10)) { done.signal() }
         #expect(done.wait(timeout: .now() + 15) == .success)
-        #expect(pipeline.close() == 0)
-        let stats = pipeline.queue.sync { pipeline.core.stats }
+        let (stats, stored) = pipeline.close()
+        #expect(stored == 0)
         // 200 lines, the 40-byte line cut into 16 + 16 + 8, and the unterminated tail at EOF.
         #expect(stats.deliveredRecords == 204)
         #expect(stats.droppedRecords == 0)
