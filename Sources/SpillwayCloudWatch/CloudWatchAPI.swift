@@ -61,7 +61,15 @@ enum CloudWatchAPI {
 
     static func classify(status: Int, errorTypeHeader: String?, body: [UInt8]) -> Answer {
         let json = try? JSONValue.parse(body)
-        if (200..<300).contains(status) { return .ok(json) }
+        if (200..<300).contains(status) {
+            // Success carries JSON or nothing; anything else came from something in between (a
+            // proxy, a captive portal): the events cannot be known to be stored.
+            let empty = body.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+            guard json != nil || empty else {
+                return .retryable("HTTP \(status) with a body that is not JSON (\(body.count) bytes): not CloudWatch Logs?")
+            }
+            return .ok(json)
+        }
         var type = json?["__type"]?.string ?? json?["code"]?.string ?? errorTypeHeader ?? ""
         // "com.amazonaws.logs#ResourceNotFoundException", "ResourceNotFoundException:http://…".
         if let hash = type.lastIndex(of: "#") { type = String(type[type.index(after: hash)...]) }

@@ -14,6 +14,8 @@ public final class CloudWatchClient: EventLoopSinkClient, @unchecked Sendable {
     let credentials: CredentialCache
     let signer: SigV4Signer
     let endpoint: HTTPEndpoint
+    /// The missing group is said once, loudly; the retries that follow say it as warnings.
+    private var reportedMissingGroup = false
     let options: CloudWatchSinkOptions
     let clock: any WallClock
     let diagnostics: any Diagnostics
@@ -149,6 +151,12 @@ public final class CloudWatchClient: EventLoopSinkClient, @unchecked Sendable {
                 return self.loop.makeSucceededFuture(.ok(nil))
             case .notFound(let text):
                 guard self.options.createGroup else {
+                    if !self.reportedMissingGroup {
+                        self.reportedMissingGroup = true
+                        self.diagnostics.error(
+                            "cloudwatch: log group \(self.options.group) does not exist and SPILLWAY_CLOUDWATCH_CREATE_GROUP "
+                                + "is false: create the group or set SPILLWAY_CLOUDWATCH_CREATE_GROUP=true; retrying meanwhile")
+                    }
                     return self.loop.makeSucceededFuture(.retryable(
                         "\(text) (log group \(self.options.group); create it or set SPILLWAY_CLOUDWATCH_CREATE_GROUP=true)"))
                 }

@@ -8,9 +8,13 @@ extension Configuration {
             out += "\n\(section.rawValue):\n"
             for v in variables where v.section == section {
                 out += "  \(v.name) [\(v.defaultText)]\n      \(v.meaning)\n"
+                if let missing = notYetBuilt.first(where: { $0.variable == v.name }) {
+                    out += "      NOT IN THIS BUILD: \(missing.feature) (setting it\(missing.value.map { " to \($0)" } ?? "") exits 125)\n"
+                }
             }
         }
-        out += "\nSizes take k, m or g (binary: 1m = 1048576); durations take ms, s, m or h.\n"
+        out += "\nSizes as Docker writes them: a number, then k, m, g, t or p, optional i and b (binary: 1m = 1 MiB\n"
+            + "= 1048576); durations as Go writes them: 250ms, 1.5s, 1m30s, 2h (units ns, us, ms, s, m, h).\n"
         return out
     }
 

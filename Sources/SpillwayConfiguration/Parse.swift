@@ -131,7 +131,8 @@ extension Configuration {
         }
         if f.username != nil, f.sharedKey == nil {
             throw fail("SPILLWAY_FORWARD_SHARED_KEY",
-                       "a shared key, since user authentication happens inside the shared-key handshake")
+                       "a shared key, since SPILLWAY_FORWARD_USERNAME and SPILLWAY_FORWARD_PASSWORD are set "
+                           + "(user authentication happens inside the shared-key handshake)")
         }
         if f.tlsCertFile != nil, f.tlsKeyFile == nil {
             throw fail("SPILLWAY_FORWARD_TLS_KEY", "a private key file, since SPILLWAY_FORWARD_TLS_CERT is set")

@@ -5,8 +5,8 @@ import SpillwayForward
 // Hand-written over UTF-8 because the module may not use Foundation's scanners.
 
 enum Parse {
-    static let sizeExpected = "a size such as 512k, 1m or 2g"
-    static let durationExpected = "a duration such as 250ms, 5s or 1m"
+    static let sizeExpected = "a size such as 512k, 1m, 1.5m, 1 MiB or 2g (Docker's form)"
+    static let durationExpected = "a duration such as 250ms, 5s, 1m30s or 1.5h (Go's form)"
     static let boolExpected = "true or false (also 1/0, yes/no)"
     static let addressExpected = "tcp://host:port, tls://host:port or unix:///absolute/path (comma-separated)"
 
@@ -20,7 +20,10 @@ enum Parse {
         var i = rest
         if i < s.count, s[i] == UInt8(ascii: " ") { i += 1 }  // Docker allows "1 m"
         var shift = 0
-        if i < s.count, let unit = [UInt8(ascii: "k"): 10, UInt8(ascii: "m"): 20, UInt8(ascii: "g"): 30][s[i]] {
+        let units: [UInt8: Int] = [
+            UInt8(ascii: "k"): 10, UInt8(ascii: "m"): 20, UInt8(ascii: "g"): 30, UInt8(ascii: "t"): 40, UInt8(ascii: "p"): 50,
+        ]
+        if i < s.count, let unit = units[s[i]] {
             shift = unit
             i += 1
             if i < s.count, s[i] == UInt8(ascii: "i") { i += 1 }
@@ -36,36 +39,59 @@ enum Parse {
         return total
     }
 
-    /// One or more number+unit terms ("250ms", "1.5s", "1m30s"); whole milliseconds.
-    /// A bare number is refused: "5" could mean seconds or milliseconds.
+    /// Go's `time.ParseDuration` form: one or more number+unit terms ("250ms", "1.5s", "1m30s",
+    /// ".5h"), units ns, us (µs), ms, s, m, h, an optional leading "+"; "0" alone needs no unit.
+    /// Any other bare number is refused: "5" could mean seconds or milliseconds. Nanoseconds
+    /// beyond the last digit are truncated, as Go does; negative durations are refused.
     static func duration(_ raw: String) throws(Expected) -> Duration {
-        let s = Array(trimmed(raw).lowercased().utf8)
+        var s = Array(trimmed(raw).utf8)
+        if s.first == UInt8(ascii: "+") { s.removeFirst() }
+        if s == Array("0".utf8) { return .zero }
         guard !s.isEmpty else { throw Expected(durationExpected) }
+        let units: [(String, Int64)] = [
+            ("ns", 1), ("us", 1000), ("µs", 1000), ("μs", 1000), ("ms", 1_000_000),
+            ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000),
+        ]
+        let tooLong = Expected(durationExpected + " (this one is too long)")
         var i = 0
-        var totalMs: Int64 = 0
+        var totalNs: Int64 = 0
         while i < s.count {
-            guard let (whole, frac, fracDigits, next) = decimal(Array(s[i...])) else { throw Expected(durationExpected) }
-            i += next
-            let unitMs: Int64
-            if s[i...].starts(with: "ms".utf8) {
-                unitMs = 1
-                i += 2
-            } else if i < s.count, let u = [UInt8(ascii: "s"): 1000, UInt8(ascii: "m"): 60_000, UInt8(ascii: "h"): 3_600_000][s[i]] {
-                unitMs = Int64(u)
+            var whole: Int64 = 0, frac: Int64 = 0, scale: Int64 = 1, digits = 0
+            while i < s.count, (0x30...0x39).contains(s[i]) {
+                let (m, o1) = whole.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(Int64(s[i] - 0x30))
+                guard !o1, !o2 else { throw tooLong }
+                whole = a
+                digits += 1
                 i += 1
-            } else {
-                throw Expected(durationExpected)
             }
-            let (w, o1) = Int64(whole).multipliedReportingOverflow(by: unitMs)
-            let (f, o2) = Int64(frac).multipliedReportingOverflow(by: unitMs)
-            guard !o1, !o2 else { throw Expected(durationExpected + " (this one is too long)") }
-            let p = Int64(pow10(fracDigits))
-            guard f % p == 0 else { throw Expected(durationExpected + " in whole milliseconds") }
-            let (sum, o3) = totalMs.addingReportingOverflow(w + f / p)
-            guard !o3, sum <= Int64.max / 1_000_000 else { throw Expected(durationExpected + " (this one is too long)") }
-            totalMs = sum
+            if i < s.count, s[i] == UInt8(ascii: ".") {
+                i += 1
+                while i < s.count, (0x30...0x39).contains(s[i]) {
+                    if scale < 1_000_000_000_000_000 {  // beyond a nanosecond of an hour it is truncated
+                        frac = frac * 10 + Int64(s[i] - 0x30)
+                        scale *= 10
+                    }
+                    digits += 1
+                    i += 1
+                }
+            }
+            guard digits > 0 else { throw Expected(durationExpected) }
+            var unitStart = i
+            while unitStart < s.count, !(0x30...0x39).contains(s[unitStart]), s[unitStart] != UInt8(ascii: ".") {
+                unitStart += 1
+            }
+            let unitText = String(decoding: s[i..<unitStart], as: UTF8.self).lowercased()
+            guard let unitNs = units.first(where: { $0.0 == unitText })?.1 else { throw Expected(durationExpected) }
+            i = unitStart
+            let (w, o1) = whole.multipliedReportingOverflow(by: unitNs)
+            let (f, o2) = frac.multipliedReportingOverflow(by: unitNs)
+            guard !o1, !o2 else { throw tooLong }
+            let (sum, o3) = totalNs.addingReportingOverflow(w + f / scale)
+            guard !o3 else { throw tooLong }
+            totalNs = sum
         }
-        return .milliseconds(totalMs)
+        return .nanoseconds(totalNs)
     }
 
     static func bool(_ raw: String) throws(Expected) -> Bool {

@@ -22,13 +22,3 @@ public enum Hex {
         (0..<16).lazy.map { digits[Int((word >> UInt64(60 - 4 * $0)) & 0xF)] }
     }
 }
-
-/// A duration as the configuration writes it: `1h`, `2m`, `30s`, `250ms`.
-public func formatDuration(_ d: Duration) -> String {
-    let (seconds, attoseconds) = d.components
-    let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    for (per, unit) in [(Int64(3_600_000), "h"), (60_000, "m"), (1000, "s")] where ms != 0 && ms % per == 0 {
-        return "\(ms / per)\(unit)"
-    }
-    return ms == 0 ? "0s" : "\(ms)ms"
-}

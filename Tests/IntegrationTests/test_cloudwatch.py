@@ -54,6 +54,11 @@ def test_missing_group_without_create_group_is_retried_and_reported(moto):
     assert result.returncode == 3  # the workload's status, whatever the sink did
     stderr = result.stderr.decode()
     assert "SPILLWAY_CLOUDWATCH_CREATE_GROUP=true" in stderr
+    # Said once, loudly, however many retries follow.
+    said = [l for l in stderr.splitlines() if l.startswith("spillway: error: cloudwatch: log group ")]
+    assert said == ["spillway: error: cloudwatch: log group /spillway/test does not exist and "
+                    "SPILLWAY_CLOUDWATCH_CREATE_GROUP is false: create the group or set "
+                    "SPILLWAY_CLOUDWATCH_CREATE_GROUP=true; retrying meanwhile"]
     summary = summary_line(stderr.encode())
     assert summary["delivered"] == 0 and summary["dropped"] == 1
     assert moto.client().describe_log_groups()["logGroups"] == []

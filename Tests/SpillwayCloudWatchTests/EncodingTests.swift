@@ -66,6 +66,10 @@ import Testing
         }
         #expect(c(200, "{}") == .ok(.object([:])))
         #expect(c(200, "") == .ok(nil))
+        #expect(c(200, " \r\n") == .ok(nil))
+        // A 200 that is not CloudWatch's (a proxy's page) cannot count as stored.
+        #expect(c(200, "<html>welcome</html>")
+            == .retryable("HTTP 200 with a body that is not JSON (20 bytes): not CloudWatch Logs?"))
         #expect(c(400, #"{"__type":"com.amazonaws.logs#ResourceNotFoundException","message":"The specified log group does not exist."}"#)
             == .notFound("ResourceNotFoundException (HTTP 400): The specified log group does not exist."))
         #expect(c(400, #"{"__type":"ResourceAlreadyExistsException"}"#) == .alreadyExists)

@@ -10,13 +10,14 @@ import SpillwayForward
         ("1k", 1024), ("1K", 1024), ("1kb", 1024), ("1KiB", 1024), ("16k", 16384),
         ("1m", 1_048_576), ("1M", 1_048_576), ("1mb", 1_048_576), ("1MB", 1_048_576), ("1mib", 1_048_576),
         ("2g", 2_147_483_648), ("2GB", 2_147_483_648), ("1.5k", 1536), ("0.5m", 524_288),
-        (" 4m ", 4_194_304), ("1 m", 1_048_576),
+        (" 4m ", 4_194_304), ("1 m", 1_048_576), ("1 MiB", 1_048_576), ("4MB", 4_194_304),
+        ("1t", 1 << 40), ("1TiB", 1 << 40), ("2p", 2 << 50),
     ])
     func accepts(_ text: String, _ bytes: Int) throws {
         #expect(try Parse.size(text) == bytes)
     }
 
-    @Test(arguments: ["", "m", "12q", "1mm", "-1m", "+1m", "1.m", ".5m", "1t", "k1", "1e3", "1,5m", "1bb",
+    @Test(arguments: ["", "m", "12q", "1mm", "-1m", "+1m", "1.m", ".5m", "1x", "k1", "1e3", "1,5m", "1bb",
                       "99999999999999999999", "9999999999g"])
     func rejects(_ text: String) {
         #expect(throws: Expected.self) { try Parse.size(text) }
@@ -24,7 +25,7 @@ import SpillwayForward
 
     @Test func errorTextNamesVariableValueAndForm() {
         let e = parseError(["SPILLWAY_MAX_BUFFER_SIZE": "12q"])
-        #expect(e?.description == #"SPILLWAY_MAX_BUFFER_SIZE="12q": expected a size such as 512k, 1m or 2g"#)
+        #expect(e?.description == #"SPILLWAY_MAX_BUFFER_SIZE="12q": expected a size such as 512k, 1m, 1.5m, 1 MiB or 2g (Docker's form)"#)
         #expect(e?.variable == "SPILLWAY_MAX_BUFFER_SIZE")
         #expect(e?.value == "12q")
         #expect(e?.kind == .invalid)
@@ -44,13 +45,21 @@ import SpillwayForward
     @Test(arguments: [
         ("250ms", 250), ("5s", 5000), ("1m", 60_000), ("2h", 7_200_000), ("1m30s", 90_000),
         ("1.5s", 1500), ("0.25s", 250), ("5S", 5000), ("250MS", 250), (" 5s ", 5000), ("0s", 0),
-        ("1h1m1s1ms", 3_661_001),
+        ("1h1m1s1ms", 3_661_001), ("0", 0), ("+5s", 5000), (".5s", 500), ("1.s", 1000), ("1h30m", 5_400_000),
     ])
     func accepts(_ text: String, _ ms: Int64) throws {
         #expect(try Parse.duration(text) == .milliseconds(ms))
     }
 
-    @Test(arguments: ["", "5", "250", "s", "5x", "5 s", "-5s", "1.5ms", "0.0001s", "5sec", "1d", "5s5",
+    @Test(arguments: [
+        ("1.5ms", 1_500_000), ("100us", 100_000), ("100µs", 100_000), ("100μs", 100_000), ("7ns", 7),
+        ("0.0001s", 100_000), ("1.0000000005s", 1_000_000_000),
+    ])
+    func acceptsGoUnitsBelowAMillisecond(_ text: String, _ ns: Int64) throws {
+        #expect(try Parse.duration(text) == .nanoseconds(ns))
+    }
+
+    @Test(arguments: ["", "5", "250", "s", "5x", "5 s", "-5s", ".s", "5sec", "1d", "5s5", "+", "00",
                       "99999999999999999h"])
     func rejects(_ text: String) {
         #expect(throws: Expected.self) { try Parse.duration(text) }
@@ -58,7 +67,7 @@ import SpillwayForward
 
     @Test func bareNumberErrorSaysWhatToWrite() {
         let e = parseError(["SPILLWAY_FLUSH_INTERVAL": "5"])
-        #expect(e?.description == #"SPILLWAY_FLUSH_INTERVAL="5": expected a duration such as 250ms, 5s or 1m"#)
+        #expect(e?.description == #"SPILLWAY_FLUSH_INTERVAL="5": expected a duration such as 250ms, 5s, 1m30s or 1.5h (Go's form)"#)
     }
 
     @Test func formatsBackCanonically() {
@@ -69,6 +78,8 @@ import SpillwayForward
         #expect(formatDuration(.seconds(3600)) == "1h")
         #expect(formatDuration(.milliseconds(1500)) == "1500ms")
         #expect(formatDuration(.zero) == "0s")
+        #expect(formatDuration(.microseconds(1500)) == "1500us")
+        #expect(formatDuration(.nanoseconds(7)) == "7ns")
     }
 }
 
