@@ -105,7 +105,9 @@ final class HTTPClient: @unchecked Sendable {
         }
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(timeout)
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            // At the TCP level: `socketOption(.tcp_nodelay)` would be SOL_SOCKET's option 1,
+            // SO_DEBUG, which only root may set (every connect failed with EACCES otherwise).
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 do {
                     let ops = channel.pipeline.syncOperations

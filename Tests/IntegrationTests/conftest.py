@@ -56,3 +56,17 @@ def end_writers():
     yield
     import writerlib
     writerlib.end_leftovers()
+
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def as_nobody(args):
+    """`args` run as an unprivileged user (root-only options fail there, as in the field), or
+    pytest.skip when that cannot be arranged (not root, or the binary is not readable by others)."""
+    if os.geteuid() != 0:
+        pytest.skip("running as another user needs root")
+    probe = subprocess.run([*NOBODY, spillway_path(), "--version"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"the built binary cannot be run by an unprivileged user: {probe.stderr.decode().strip()}")
+    return [*NOBODY, spillway_path(), *args]

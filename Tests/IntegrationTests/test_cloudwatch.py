@@ -153,3 +153,15 @@ def test_moto_stopped_under_a_steady_writer(tmp_path, moto, mode):
         reported = sum(int(re.match(r"spillway: dropped (\d+) records", m).group(1))
                        for m in messages if m.startswith("spillway: dropped"))
         assert reported == dropped
+
+
+def test_an_unprivileged_user_delivers_to_cloudwatch(moto):
+    """Everything else here runs as root; a socket option only root may set once made every
+    connect of a non-root spillway fail with EACCES."""
+    import subprocess
+    from conftest import as_nobody
+    result = subprocess.run(as_nobody(["--", "sh", "-c", "echo seq=0; echo seq=1"]), env=moto_env(moto),
+                            capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    assert summary_line(result.stderr)["delivered"] == 2, result.stderr.decode()
+    assert moto.messages() == ["seq=0", "seq=1"]

@@ -339,3 +339,14 @@ def test_a_workload_exiting_right_after_a_large_write_never_crashes_spillway(spi
         result = run(["--", sys.executable, "-c", code], env=env)
         assert result.returncode == 0, result.stderr[-2000:]
         assert summary_line(result.stderr)["dropped"] == 2
+
+
+def test_an_unprivileged_user_delivers_to_the_forward_receiver(spillway, tmp_path):
+    from conftest import as_nobody
+    peer, events = receiver(tmp_path)
+    with peer:
+        result = subprocess.run(as_nobody(["--", "sh", "-c", "echo seq=0; echo seq=1"]),
+                                env=forward_env(f"tcp://127.0.0.1:{peer.port}"), capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    assert summary_line(result.stderr)["delivered"] == 2
+    assert seqs(read_events(events)) == [0, 1]
