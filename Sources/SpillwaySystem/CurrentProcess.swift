@@ -27,11 +27,20 @@ public enum CurrentProcess {
     }
 
     /// CPU seconds (user, system) and peak RSS in KiB of spillway itself, without its children.
+    /// The peak is /proc/self/status's VmHWM: getrusage's ru_maxrss carries the peak of the
+    /// process that forked spillway across exec, so a large parent would show as spillway's.
     public static func resourceUsage() -> (user: Double, system: Double, maxRSSKiB: Int) {
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1_000_000 }
-        return (seconds(usage.ru_utime), seconds(usage.ru_stime), usage.ru_maxrss)
+        return (seconds(usage.ru_utime), seconds(usage.ru_stime), peakResidentKiB() ?? usage.ru_maxrss)
+    }
+
+    private static func peakResidentKiB() -> Int? {
+        guard let status = try? readSmallFile("/proc/self/status", limit: 64 << 10) else { return nil }
+        let text = String(decoding: status, as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
+        return Int(line.dropFirst("VmHWM:".count).filter(\.isNumber))
     }
 
     /// libseccomp's runtime version, e.g. "2.5.4".
