@@ -61,8 +61,9 @@ enum Parse {
             guard !o1, !o2 else { throw Expected(durationExpected + " (this one is too long)") }
             let p = Int64(pow10(fracDigits))
             guard f % p == 0 else { throw Expected(durationExpected + " in whole milliseconds") }
-            let (sum, o3) = totalMs.addingReportingOverflow(w + f / p)
-            guard !o3, sum <= Int64.max / 1_000_000 else { throw Expected(durationExpected + " (this one is too long)") }
+            let (term, o3) = w.addingReportingOverflow(f / p)
+            let (sum, o4) = totalMs.addingReportingOverflow(term)
+            guard !o3, !o4, sum <= Int64.max / 1_000_000 else { throw Expected(durationExpected + " (this one is too long)") }
             totalMs = sum
         }
         return .milliseconds(totalMs)
