@@ -69,6 +69,14 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "spillway", dependencies: ["SpillwayLauncher", "SpillwaySystem"]),
+        // libFuzzer targets, one per parser of outside bytes (scripts/fuzz builds them with
+        // -sanitize=fuzzer -DFUZZING; a plain build gives a stub that says so).
+        .executableTarget(name: "FuzzMessagePack", dependencies: ["SpillwayForward"]),
+        .executableTarget(name: "FuzzHTTPResponse", dependencies: ["SpillwayCloudWatch"]),
+        .executableTarget(name: "FuzzJSON", dependencies: ["SpillwayCloudWatch"]),
+        .executableTarget(name: "FuzzSharedConfig", dependencies: ["SpillwayCloudWatch"]),
+        .executableTarget(name: "FuzzSegmentScanner", dependencies: ["SpillwayDiskBuffer"]),
+        .executableTarget(name: "FuzzConfiguration", dependencies: ["SpillwayConfiguration"]),
         .testTarget(name: "SpillwaySystemTests", dependencies: ["SpillwaySystem"]),
         .testTarget(name: "SpillwayLauncherTests", dependencies: ["SpillwayLauncher", "SpillwayTestKit"]),
         .testTarget(name: "SpillwayCoreTests", dependencies: ["SpillwayCore", "SpillwayTestKit"]),

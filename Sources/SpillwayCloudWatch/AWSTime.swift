@@ -57,7 +57,11 @@ enum AWSTime {
         guard i == b.count else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
-        return Timestamp(nanoseconds: seconds * 1_000_000_000 + nanos)
+        // Nanoseconds since 1970 in an Int64 end in 2262: a later date is not one we can hold.
+        let (scaled, o1) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (total, o2) = scaled.addingReportingOverflow(nanos)
+        guard !o1, !o2 else { return nil }
+        return Timestamp(nanoseconds: total)
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).

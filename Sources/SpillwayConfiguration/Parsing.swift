@@ -68,7 +68,7 @@ enum Parse {
             if i < s.count, s[i] == UInt8(ascii: ".") {
                 i += 1
                 while i < s.count, (0x30...0x39).contains(s[i]) {
-                    if scale < 1_000_000_000_000_000 {  // beyond a nanosecond of an hour it is truncated
+                    if scale < 1_000_000_000_000_000_000 {  // digits past 18 are truncated
                         frac = frac * 10 + Int64(s[i] - 0x30)
                         scale *= 10
                     }
@@ -85,10 +85,11 @@ enum Parse {
             guard let unitNs = units.first(where: { $0.0 == unitText })?.1 else { throw Expected(durationExpected) }
             i = unitStart
             let (w, o1) = whole.multipliedReportingOverflow(by: unitNs)
-            let (f, o2) = frac.multipliedReportingOverflow(by: unitNs)
-            guard !o1, !o2 else { throw tooLong }
-            let (sum, o3) = totalNs.addingReportingOverflow(w + f / scale)
-            guard !o3 else { throw tooLong }
+            // frac / scale < 1, so the fraction's nanoseconds fit; the product may not.
+            let fractionNs = scale.dividingFullWidth(frac.multipliedFullWidth(by: unitNs)).quotient
+            let (term, o2) = w.addingReportingOverflow(fractionNs)
+            let (sum, o3) = totalNs.addingReportingOverflow(term)
+            guard !o1, !o2, !o3 else { throw tooLong }
             totalNs = sum
         }
         return .nanoseconds(totalNs)

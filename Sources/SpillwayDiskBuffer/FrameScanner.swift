@@ -8,6 +8,9 @@ import SpillwaySystem
 /// trying every following byte offset until a frame verifies again.
 struct FrameScanner {
     static let chunkSize = 1 << 20
+    /// No genuine frame has a position this high (2^56 records, over 2,000 years at a million a
+    /// second); a checksummed frame that claims one is damage, so counts of positions fit an Int.
+    static let positionBound: UInt64 = 1 << 56
 
     let fd: FileDescriptor
     /// File offset of the next frame.
@@ -78,7 +81,7 @@ struct FrameScanner {
                 let size = header.frameSize
                 let position = FrameHeader.position(p)
                 guard header.bodyLength >= Layout.minimumBodySize, at + size <= limit, position >= minimum,
-                    position <= next, position < positionLimit, header.verify(p)
+                    position <= next, position < positionLimit, position < Self.positionBound, header.verify(p)
                 else { return }
                 if position == next {
                     guard let record = FrameHeader.decode(p, chunk: chunk, start: at, size: size) else { return }
@@ -116,7 +119,7 @@ struct FrameScanner {
         let valid = chunk.withUnsafeBytes { raw in
             let p = raw.baseAddress! + start
             let position = FrameHeader.position(p)
-            return position >= minimum && position < positionLimit && header.verify(p)
+            return position >= minimum && position < positionLimit && position < Self.positionBound && header.verify(p)
         }
         return valid ? header.frameSize : nil
     }

@@ -53,14 +53,15 @@ import SpillwayForward
 
     @Test(arguments: [
         ("1.5ms", 1_500_000), ("100us", 100_000), ("100µs", 100_000), ("100μs", 100_000), ("7ns", 7),
-        ("0.0001s", 100_000), ("1.0000000005s", 1_000_000_000),
+        ("0.0001s", 100_000), ("1.0000000005s", 1_000_000_000), ("9223372036.854775807s", .max),
+        ("0.0000000000000000000001h", 0),
     ])
     func acceptsGoUnitsBelowAMillisecond(_ text: String, _ ns: Int64) throws {
         #expect(try Parse.duration(text) == .nanoseconds(ns))
     }
 
     @Test(arguments: ["", "5", "250", "s", "5x", "5 s", "-5s", ".s", "5sec", "1d", "5s5", "+", "00",
-                      "99999999999999999h"])
+                      "99999999999999999h", "9223372036.854775808s", "2562048h", "1h9223372036s"])
     func rejects(_ text: String) {
         #expect(throws: Expected.self) { try Parse.duration(text) }
     }
