@@ -20,7 +20,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "CSpillway", linkerSettings: [.linkedLibrary("seccomp")]),
-        .target(name: "SpillwaySystem", dependencies: ["CSpillway", "SpillwayCore"]),
+        .target(name: "SpillwaySystem", dependencies: ["CSpillway", "SpillwayCore", "SpillwaySeccomp"]),
+        .target(name: "SpillwaySeccomp", dependencies: ["SpillwayCore"]),
         .target(
             name: "SpillwayCore", dependencies: [.product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: releaseSettings),
@@ -65,7 +66,7 @@ let package = Package(
             name: "SpillwayLauncher",
             dependencies: [
                 "SpillwaySystem", "SpillwayCore", "SpillwayConfiguration", "SpillwayForward",
-                "SpillwayCloudWatch", "SpillwayDiskBuffer",
+                "SpillwayCloudWatch", "SpillwayDiskBuffer", "SpillwaySeccomp",
             ]
         ),
         .executableTarget(name: "spillway", dependencies: ["SpillwayLauncher", "SpillwaySystem"]),
@@ -79,6 +80,7 @@ let package = Package(
         .executableTarget(name: "FuzzConfiguration", dependencies: ["SpillwayConfiguration"]),
         .testTarget(name: "SpillwaySystemTests", dependencies: ["SpillwaySystem"]),
         .testTarget(name: "SpillwayLauncherTests", dependencies: ["SpillwayLauncher", "SpillwayTestKit"]),
+        .testTarget(name: "SpillwaySeccompTests", dependencies: ["SpillwaySeccomp", "SpillwaySystem"]),
         .testTarget(name: "SpillwayCoreTests", dependencies: ["SpillwayCore", "SpillwayTestKit"]),
         .testTarget(name: "SpillwayConfigurationTests", dependencies: ["SpillwayConfiguration"]),
         .testTarget(name: "SpillwayForwardTests", dependencies: ["SpillwayForward", "SpillwayTestKit"]),

@@ -1,4 +1,7 @@
+#define _GNU_SOURCE
 #include "CSpillway.h"
+
+#include <sys/mman.h>
 
 #include <seccomp.h>
 
@@ -8,3 +11,5 @@ void spw_seccomp_version(unsigned *major, unsigned *minor, unsigned *micro) {
     *minor = v ? v->minor : 0;
     *micro = v ? v->micro : 0;
 }
+
+int spw_memfd_cloexec(const char *name) { return memfd_create(name, MFD_CLOEXEC); }

@@ -72,6 +72,13 @@ static void child(const spw_spawn_plan *plan) {
     }
     close_from(first_closed, error_fd);
 
+    if (plan->listen_pid_entry != NULL) write_listen_pid(plan->listen_pid_entry);
+
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    // Last before exec, so that the workload's profile never applies to the set-up above.
     if (plan->seccomp_filter != NULL) {
         struct sock_fprog prog = {
             .len = plan->seccomp_filter_len,
@@ -80,12 +87,6 @@ static void child(const spw_spawn_plan *plan) {
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) report_and_exit(error_fd, errno);
         if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) report_and_exit(error_fd, errno);
     }
-
-    if (plan->listen_pid_entry != NULL) write_listen_pid(plan->listen_pid_entry);
-
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
 
     // PATH candidates in order; EACCES from any candidate wins over ENOENT, as execvp reports.
     int err = ENOENT;

@@ -1,3 +1,5 @@
+import SpillwayCore
+
 /// The CloudWatch Logs JSON 1.1 protocol: request bodies and the meaning of answers.
 enum CloudWatchAPI {
     static let targetPrefix = "Logs_20140328."

@@ -140,7 +140,7 @@ extension Configuration {
                  apply: { d, v throws(Expected) in d.config.subreaper = try Parse.bool(v) },
                  effective: { String($0.subreaper) }),
         Variable("SPILLWAY_SECCOMP_PROFILE", .general, default: "unset",
-                 "Docker/OCI seccomp profile (JSON) applied to the workload",
+                 "Docker/OCI seccomp profile (JSON file) applied to the workload before exec; 'default' for the built-in profile",
                  apply: { d, v throws(Expected) in d.config.seccompProfile = try Parse.nonEmpty(v, "a path to a seccomp profile") },
                  effective: { $0.seccompProfile }),
         Variable("SPILLWAY_SECCOMP_SELF", .general, default: "false",

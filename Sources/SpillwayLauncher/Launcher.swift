@@ -1,6 +1,7 @@
 import Dispatch
 import SpillwayConfiguration
 import SpillwayCore
+import SpillwaySeccomp
 import SpillwaySystem
 
 let spillwayVersion = "0.1.0"
@@ -25,9 +26,12 @@ public enum Launcher {
             return 0
         case .checkConfiguration(let command):
             guard let configuration = configure(command: command, environment: environmentDictionary()),
-                  validate(configuration)
+                  let seccomp = validate(configuration)
             else { return 125 }
             print(configuration.redactedDescription())
+            if let filter = seccomp {
+                print("seccomp: \(SeccompFactory.summary(filter))")
+            }
             return 0
         case .run(let command):
             guard let configuration = configure(command: command, environment: environmentDictionary()) else {
@@ -57,15 +61,27 @@ public enum Launcher {
 
     /// `--check-config`: every check a start runs short of spawning the workload — the sink set up
     /// (TLS files, credential source, region), the store opened (storage directory, lock,
-    /// recovery) — then both released. Prints the one-line error and returns false on failure.
-    static func validate(_ configuration: Configuration) -> Bool {
+    /// recovery), the seccomp profile compiled — then all released. Prints the one-line error and
+    /// returns nil on failure; otherwise the compiled filter, if there is a profile.
+    static func validate(_ configuration: Configuration) -> CompiledSeccompFilter?? {
         let diagnostics = StandardErrorDiagnostics(minimumLevel: .warning)
-        guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics) else { return false }
+        guard let seccomp = compileSeccomp(configuration, diagnostics: diagnostics) else { return nil }
+        guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics) else { return nil }
         let sinkClosed = DispatchSemaphore(value: 0)
         sink.shutdown { sinkClosed.signal() }
         _ = sinkClosed.wait(timeout: .now() + .seconds(1))
         _ = pipeline.close()
-        return true
+        return .some(seccomp)
+    }
+
+    /// The workload's seccomp filter (`.some(nil)` without a profile); nil after printing a 125 error.
+    static func compileSeccomp(_ configuration: Configuration, diagnostics: Diagnostics) -> CompiledSeccompFilter?? {
+        do {
+            return .some(try SeccompFactory.make(configuration, diagnostics: diagnostics))
+        } catch {
+            StandardErrorDiagnostics.write("spillway: \(error)")
+            return nil
+        }
     }
 
     static func environmentDictionary() -> [String: String] {
@@ -91,7 +107,8 @@ public enum Launcher {
         }
         defer { watcher.stop() }
 
-        guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics)
+        guard let seccomp = compileSeccomp(configuration, diagnostics: diagnostics),
+              let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics)
         else { return 125 }
 
         let child: SpawnedProcess
@@ -99,7 +116,7 @@ public enum Launcher {
         do {
             child = try Spawner.spawn(
                 arguments: command, environment: inherited.environment,
-                keepFileDescriptors: inherited.listenFDs, pipeSize: 1 << 20,
+                keepFileDescriptors: inherited.listenFDs, pipeSize: 1 << 20, seccompFilter: seccomp?.program,
                 diagnostics: { diagnostics.debug($0) })
         } catch {
             diagnostics.error("\(error)")

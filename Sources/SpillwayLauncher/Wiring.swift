@@ -4,6 +4,7 @@ import SpillwayConfiguration
 import SpillwayCore
 import SpillwayDiskBuffer
 import SpillwayForward
+import SpillwaySeccomp
 import SpillwaySystem
 
 extension Configuration {
@@ -59,5 +60,81 @@ enum StoreFactory {
             diagnostics.info("replaying \(buffer.unacknowledgedCount) records left in \(directory)")
         }
         return DiskStore(buffer: buffer, clock: clock, diagnostics: diagnostics)
+    }
+}
+
+enum SeccompFactory {
+    static let variable = "SPILLWAY_SECCOMP_PROFILE"
+
+    /// The workload's filter from `SPILLWAY_SECCOMP_PROFILE` (a path, or `default` for the built-in
+    /// profile), evaluated for this host and compiled; nil when the variable is unset. Syscall
+    /// names this libseccomp does not know are skipped with one warning.
+    static func make(_ configuration: Configuration, diagnostics: Diagnostics) throws(ConfigurationError) -> CompiledSeccompFilter? {
+        guard let source = configuration.seccompProfile else { return nil }
+        let started = ContinuousClock.now
+        let name = source == "default" ? "the default profile" : source
+        func failure(_ message: String) -> ConfigurationError {
+            ConfigurationError(variable: variable, message: "\(name): \(message)")
+        }
+        let bytes: [UInt8]
+        if source == "default" {
+            bytes = Array(SeccompProfile.defaultProfileText.utf8)
+        } else {
+            let limit = 4 << 20
+            do {
+                bytes = try readSmallFile(source, limit: limit + 1)
+            } catch {
+                throw failure("cannot read the profile: \(error)")
+            }
+            guard bytes.count <= limit else { throw failure("larger than 4 MiB; not a seccomp profile") }
+        }
+        let profile: SeccompProfile
+        do {
+            profile = try SeccompProfile.parse(bytes)
+        } catch {
+            throw failure("\(error)")
+        }
+        let compiled: CompiledSeccompFilter
+        do {
+            compiled = try SeccompCompiler.compile(profile.evaluate(for: host(diagnostics: diagnostics)))
+        } catch {
+            throw failure("\(error)")
+        }
+        if !compiled.unknownSyscalls.isEmpty {
+            diagnostics.warning(
+                "\(variable): \(name): skipping \(compiled.unknownSyscalls.count) syscall names libseccomp "
+                    + "\(CurrentProcess.seccompVersion()) does not know: \(compiled.unknownSyscalls.joined(separator: ", "))")
+        }
+        if !compiled.unknownArchitectures.isEmpty {
+            diagnostics.warning(
+                "\(variable): \(name): skipping architectures libseccomp \(CurrentProcess.seccompVersion()) does not know: "
+                    + compiled.unknownArchitectures.joined(separator: ", "))
+        }
+        let elapsed = (ContinuousClock.now - started).components
+        let micros = elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000
+        diagnostics.debug("seccomp: \(name): \(summary(compiled)), compiled in \(micros) µs")
+        return compiled
+    }
+
+    static func summary(_ filter: CompiledSeccompFilter) -> String {
+        "\(filter.ruleCount) rules, default action \(filter.defaultAction), \(filter.instructionCount) BPF instructions"
+    }
+
+    /// What the workload will run with: this architecture, spillway's effective capabilities
+    /// (an exec keeps them for root, as a container's process holds its set), the running kernel.
+    static func host(diagnostics: Diagnostics) -> SeccompHost {
+        var capabilities: Set<String> = []
+        if let status = try? readSmallFile("/proc/self/status", limit: 64 << 10),
+           let effective = SeccompHost.capabilities(procStatus: String(decoding: status, as: UTF8.self)) {
+            capabilities = effective
+        } else {
+            diagnostics.warning("\(variable): cannot read CapEff from /proc/self/status; includes/excludes see no capabilities")
+        }
+        let release = CurrentProcess.kernelRelease()
+        let kernel = KernelVersion(release: release) ?? KernelVersion(major: 0, minor: 0)
+        if KernelVersion(release: release) == nil {
+            diagnostics.warning("\(variable): cannot parse the kernel release \"\(release)\"; minKernel sees 0.0")
+        }
+        return SeccompHost(capabilities: capabilities, kernel: kernel)
     }
 }

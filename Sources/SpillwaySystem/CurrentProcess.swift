@@ -50,3 +50,14 @@ public enum CurrentProcess {
         return "\(major).\(minor).\(micro)"
     }
 }
+
+extension CurrentProcess {
+    /// The running kernel's release, e.g. "6.8.0-45-generic" (uname(2)).
+    public static func kernelRelease() -> String {
+        var names = utsname()
+        guard (try? syscall("uname", { uname(&names) })) != nil else { return "" }
+        return withUnsafeBytes(of: &names.release) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+}

@@ -34,12 +34,15 @@ public struct SpawnedProcess: Sendable {
 public enum Spawner {
     /// Forks and execs `arguments` with its stdout/stderr on fresh pipes (non-blocking read ends,
     /// grown to `pipeSize` where allowed). Call from the thread that lives as long as spillway:
-    /// PR_SET_PDEATHSIG fires when the forking *thread* exits.
+    /// PR_SET_PDEATHSIG fires when the forking *thread* exits. With `seccompFilter` (a BPF program
+    /// from `SeccompCompiler`) the child sets PR_SET_NO_NEW_PRIVS and loads it right before exec;
+    /// a failure to load it is an exec error (126).
     public static func spawn(
         arguments: [String],
         environment: [String],
         keepFileDescriptors: Int,
         pipeSize: Int32,
+        seccompFilter: [UInt8]? = nil,
         diagnostics: (String) -> Void
     ) throws(SpawnError) -> SpawnedProcess {
         do {
@@ -52,7 +55,7 @@ public enum Spawner {
             }
             let pid = try launch(
                 arguments: arguments, environment: environment, keep: keepFileDescriptors,
-                out: out.writeEnd, err: err.writeEnd, status: status.writeEnd)
+                seccompFilter: seccompFilter, out: out.writeEnd, err: err.writeEnd, status: status.writeEnd)
             try out.writeEnd.close()
             try err.writeEnd.close()
             try status.writeEnd.close()
@@ -91,7 +94,7 @@ public enum Spawner {
     }
 
     private static func launch(
-        arguments: [String], environment: [String], keep: Int,
+        arguments: [String], environment: [String], keep: Int, seccompFilter: [UInt8]?,
         out: FileDescriptor, err: FileDescriptor, status: FileDescriptor
     ) throws(SystemError) -> pid_t {
         let pathVariable = environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
@@ -103,13 +106,18 @@ public enum Spawner {
             try withCStringArray(arguments) { cArgs throws(SystemError) in
                 try withCStringArray(environment) { cEnv throws(SystemError) in
                     let listenPidEntry = keep > 0 ? UnsafeMutablePointer(mutating: cEnv[environment.count - 1]) : nil
-                    var plan = spw_spawn_plan(
-                        paths: cPaths, argv: cArgs, envp: cEnv,
-                        stdout_fd: out.rawValue, stderr_fd: err.rawValue, error_fd: status.rawValue,
-                        keep_fds: Int32(keep), foreground: foreground ? 1 : 0,
-                        listen_pid_entry: listenPidEntry, parent_pid: getpid(),
-                        seccomp_filter: nil, seccomp_filter_len: 0)
-                    return try syscall("fork", { spw_spawn(&plan) })
+                    let filter = seccompFilter ?? []
+                    // Array.withUnsafeBytes rethrows untyped errors: carry the typed one out as a Result.
+                    return try filter.withUnsafeBytes { (program) -> Result<pid_t, SystemError> in
+                        var plan = spw_spawn_plan(
+                            paths: cPaths, argv: cArgs, envp: cEnv,
+                            stdout_fd: out.rawValue, stderr_fd: err.rawValue, error_fd: status.rawValue,
+                            keep_fds: Int32(keep), foreground: foreground ? 1 : 0,
+                            listen_pid_entry: listenPidEntry, parent_pid: getpid(),
+                            seccomp_filter: seccompFilter == nil ? nil : program.baseAddress,
+                            seccomp_filter_len: UInt16(program.count / 8))
+                        return Result { () throws(SystemError) in try syscall("fork", { spw_spawn(&plan) }) }
+                    }.get()
                 }
             }
         }

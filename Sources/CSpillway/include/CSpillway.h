@@ -65,4 +65,11 @@ int spw_sigrtmax(void);
 /// libseccomp's runtime version, for --version. C so that libseccomp stays behind the C target.
 void spw_seccomp_version(unsigned *major, unsigned *minor, unsigned *micro);
 
+/// memfd_create(2) with MFD_CLOEXEC, where libseccomp exports the BPF program (2.5.4 has no
+/// in-memory export). C because Swift's Glibc module does not export memfd_create.
+int spw_memfd_cloexec(const char *name);
+
+// libseccomp itself, for SpillwaySystem's SeccompCompiler (none of its calls used is variadic).
+#include <seccomp.h>
+
 #endif

@@ -1,6 +1,7 @@
-/// A parsed JSON document: the few responses spillway reads (CloudWatch errors and
-/// rejectedLogEventsInfo, container and instance-metadata credentials) are small.
-enum JSONValue: Equatable, Sendable {
+/// A parsed JSON document: the few documents spillway reads (CloudWatch errors and
+/// rejectedLogEventsInfo, container and instance-metadata credentials, seccomp profiles) are
+/// small. Written by hand: Foundation's JSON links ICU (docs/architecture.md, "Footprint").
+public enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     /// Kept as text: callers want integers (indices) or nothing.
@@ -9,26 +10,28 @@ enum JSONValue: Equatable, Sendable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
         return nil
     }
 
-    var string: String? {
+    public var string: String? {
         if case .string(let s) = self { return s }
         return nil
     }
 
-    var int: Int? {
+    public var int: Int? {
         if case .number(let s) = self { return Int(s) }
         return nil
     }
 
-    struct ParseError: Error, Equatable {
-        var offset: Int
+    /// `offset`: the byte at which the document stops being JSON.
+    public struct ParseError: Error, Equatable {
+        public var offset: Int
+        public init(offset: Int) { self.offset = offset }
     }
 
-    static func parse(_ bytes: [UInt8]) throws(ParseError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(ParseError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         parser.skipSpace()
         let value = try parser.value(depth: 0)
