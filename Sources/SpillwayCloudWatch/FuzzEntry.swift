@@ -1,3 +1,5 @@
+import SpillwayCore
+
 /// Entry points of the fuzz targets Sources/FuzzJSON, FuzzHTTPResponse and FuzzSharedConfig
 /// (scripts/fuzz): the bytes spillway reads from CloudWatch, STS, credential endpoints and the
 /// AWS shared files reach their parsers this way. Public only for those targets.
