@@ -114,7 +114,7 @@ extension DiskBuffer {
         if segment.first > scanNext || damagedBytes > 0 { recordGap(upTo: segment.first) }
         scanNext = max(scanNext, segment.first)
         do throws(SystemError) {
-            let fd = try FileDescriptor.open(path(segment.first), [.readOnly])
+            let fd = try FileDescriptor.open(path(segment.first), [.readOnly, .noFollow])
             scanner = FrameScanner(fd: fd, offset: Layout.segmentHeaderSize, minimumPosition: segment.first)
             return true
         } catch {

@@ -14,10 +14,8 @@ extension DiskBuffer {
 
     /// Locks `<directory>/lock` and writes our pid in it.
     static func takeLock(_ directory: String) throws(DiskBufferError) -> FileDescriptor {
-        let fd: FileDescriptor
-        do { fd = try .open(directory + "/lock", [.readWrite, .create]) } catch {
-            throw .unwritable(path: directory, cause: error)
-        }
+        // Checked before the truncate below: never through a link, never a file of someone else.
+        let fd = try StorageDirectory.openOwnFile(directory, "lock")
         let locked: Bool
         do { locked = try fd.tryLockExclusive() } catch {
             try? fd.close()
@@ -108,7 +106,7 @@ extension DiskBuffer {
     /// file vanished meanwhile.
     private func inspectSegment(_ first: UInt64) throws(SystemError) -> (size: Int, problem: String?)? {
         let fd: FileDescriptor
-        do throws(SystemError) { fd = try .open(path(first), [.readOnly]) } catch {
+        do throws(SystemError) { fd = try .open(path(first), [.readOnly, .noFollow]) } catch {
             if error.isNotFound { return nil }
             throw error
         }
@@ -131,7 +129,7 @@ extension DiskBuffer {
     private func recoverNewestSegment(replayFrom start: UInt64) throws(SystemError) {
         guard let newest = segments.last else { return }
         let name = Layout.segmentName(newest.first)
-        let fd = try FileDescriptor.open(path(newest.first), [.readWrite])
+        let fd = try FileDescriptor.open(path(newest.first), [.readWrite, .noFollow])
         defer { try? fd.close() }
         var scanner = FrameScanner(fd: fd, offset: Layout.segmentHeaderSize, minimumPosition: newest.first)
         var validEnd = Layout.segmentHeaderSize

@@ -112,7 +112,7 @@ extension DiskBuffer {
     func openSegment() throws(SystemError) -> Bool {
         let first = writerNext
         do throws(SystemError) {
-            writer = try FileDescriptor.open(path(first), [.writeOnly, .create, .exclusive])
+            writer = try FileDescriptor.open(path(first), [.writeOnly, .create, .exclusive, .noFollow])
         } catch {
             guard error.isOutOfSpace else { throw error }
             return false
@@ -237,7 +237,7 @@ extension DiskBuffer {
         var damaged = damagedBytes
         let reason = "\(cause.text): drop-oldest deleted \(Layout.segmentName(segment.first))"
         do throws(SystemError) {
-            let fd = try FileDescriptor.open(path(segment.first), [.readOnly])
+            let fd = try FileDescriptor.open(path(segment.first), [.readOnly, .noFollow])
             defer { try? fd.close() }
             var scanner = FrameScanner(fd: fd, offset: Layout.segmentHeaderSize, minimumPosition: segment.first)
             scan: while true {

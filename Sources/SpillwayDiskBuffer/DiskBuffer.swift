@@ -161,13 +161,18 @@ public final class DiskBuffer: @unchecked Sendable {
         self.directory = directory
         segmentSize = max(Layout.segmentHeaderSize + 1, min(options.segmentSize, options.limit / 2))
         try Self.makeDirectories(directory)
+        try StorageDirectory.check(directory)
         lock = try Self.takeLock(directory)
         let found: Ledger.Found
-        do {
-            (ledger, found) = try Ledger.open(directory: directory)
+        do throws(DiskBufferError) {
+            let ledgerFile = try StorageDirectory.openOwnFile(directory, Ledger.fileName)
+            do { (ledger, found) = try Ledger.open(ledgerFile) } catch {
+                try? ledgerFile.close()
+                throw DiskBufferError.io(error)
+            }
         } catch {
             try? lock.close()
-            throw .io(error)
+            throw error
         }
         do {
             try recover(ledger: found)
