@@ -143,6 +143,9 @@ public final class DiskBuffer: @unchecked Sendable {
     /// reader will find there.
     var damageNotes: [(first: UInt64, text: String)] = []
     var losses: [DiskLoss] = []
+    /// Ranges the ledger recorded as settled out of order before this start, above the reader:
+    /// skipped, not redelivered.
+    var replaySkips: [Range<UInt64>] = []
     var isClosed = false
 
     /// What recovery did that lost nothing, for a diagnostic (e.g. a ledger rebuilt, so records
@@ -228,6 +231,8 @@ public final class DiskBuffer: @unchecked Sendable {
             if options.sync == .full {
                 try writer?.synchronizeData()
                 try synchronizeDirectoryIfNeeded()
+                try updateLedger(recordingAppends: true)
+                try ledger.synchronize()
             }
         } catch {
             throw .io(error)
@@ -242,11 +247,16 @@ public final class DiskBuffer: @unchecked Sendable {
     /// recent appends): memory stays small whatever the backlog.
     public func read(maxRecords: Int, maxBytes: Int, bytesPerRecord: Int) throws(DiskBufferError) -> DiskBatch? {
         precondition(!isClosed, "DiskBuffer used after close()")
+        skipReplaySettled()
         let start = scanNext
-        var batch = BatchBuilder(maxRecords: maxRecords, maxBytes: maxBytes, bytesPerRecord: bytesPerRecord)
+        // A batch stops before the next range settled before the restart: its positions stay contiguous.
+        let upToSettled = replaySkips.first.map { Int($0.lowerBound - scanNext) } ?? maxRecords
+        var batch = BatchBuilder(
+            maxRecords: min(maxRecords, upToSettled), maxBytes: maxBytes, bytesPerRecord: bytesPerRecord)
         batch.records.reserveCapacity(min(maxRecords, unreadCount, maxBytes / max(bytesPerRecord, 16) + 1))
         do {
             try fill(&batch)
+            skipReplaySettled()
             // Damage skipped on the way settles positions too.
             try release()
         } catch {
@@ -273,6 +283,7 @@ public final class DiskBuffer: @unchecked Sendable {
             try finishBackgroundWork()
             if settled.prefix < writerNext { try writer?.synchronizeData() }
             try synchronizeDirectoryIfNeeded()
+            try updateLedger(recordingAppends: true)
             try ledger.synchronize()
         } catch {
             throw .io(error)
@@ -287,6 +298,7 @@ public final class DiskBuffer: @unchecked Sendable {
             try background.check()
             if let writer, settled.prefix < writerNext { try background.synchronize(writer) }
             synchronizeDirectoryInBackground()
+            try updateLedger(recordingAppends: true)
             try ledger.synchronize(in: background)
         } catch {
             throw .io(error)
@@ -294,11 +306,14 @@ public final class DiskBuffer: @unchecked Sendable {
     }
 
     /// Records stored and not yet handed out by `read`.
-    public var unreadCount: Int { Int(writerNext - scanNext) }
+    public var unreadCount: Int { Int(writerNext - scanNext) - replaySkippedCount(in: scanNext..<writerNext) }
 
-    /// Records stored and not yet acknowledged (unread, or read and in flight).
+    /// Records stored and not yet acknowledged (unread, or read and in flight): what the next
+    /// start finds, so out-of-order settled ranges count only as far as the ledger records them.
     public var unacknowledgedCount: Int {
-        Int(writerNext - settled.prefix - settled.count(in: settled.prefix..<writerNext))
+        let recorded = settled.rangesAbovePrefix(limit: Ledger.maxSettledRanges)
+        let settledAbove = recorded.reduce(0) { $0 + Int(min($1.upperBound, writerNext) - min($1.lowerBound, writerNext)) }
+        return Int(writerNext - settled.prefix) - settledAbove
     }
 
     /// Losses since the last call.
