@@ -114,7 +114,7 @@ extension DiskBuffer {
         if segment.first > scanNext || damagedBytes > 0 { recordGap(upTo: segment.first) }
         scanNext = max(scanNext, segment.first)
         do throws(SystemError) {
-            let fd = try FileDescriptor.open(path(segment.first), [.readOnly])
+            let fd = try FileDescriptor.open(path(segment.first), [.readOnly, .noFollow])
             scanner = FrameScanner(fd: fd, offset: Layout.segmentHeaderSize, minimumPosition: segment.first)
             return true
         } catch {
@@ -133,6 +133,21 @@ extension DiskBuffer {
             try quarantine(at: readIndex, why: "\(error)")
             return false
         }
+    }
+
+    /// Moves the reader past settled ranges it has reached.
+    func skipReplaySettled() {
+        while let range = replaySkips.first, range.lowerBound <= scanNext {
+            scanNext = max(scanNext, range.upperBound)
+            replaySkips.removeFirst()
+        }
+    }
+
+    func isReplaySkipped(_ position: UInt64) -> Bool { replaySkips.contains { $0.contains(position) } }
+
+    /// Positions of `range` in ranges settled before this start.
+    func replaySkippedCount(in range: Range<UInt64>) -> Int {
+        replaySkips.reduce(0) { $0 + overlapCount($1, range) }
     }
 
     private func isActive(_ index: Int) -> Bool { writer != nil && index == segments.count - 1 }
@@ -157,7 +172,8 @@ extension DiskBuffer {
         } else {
             reason = "records missing from the storage directory (a segment file was removed)"
         }
-        losses.append(DiskLoss(reason: reason, stream: nil, records: gap.count, bytes: damagedBytes, timeRange: nil))
+        let records = gap.count - replaySkippedCount(in: gap)
+        losses.append(DiskLoss(reason: reason, stream: nil, records: records, bytes: damagedBytes, timeRange: nil))
         settled.insert(gap)
         damagedBytes = 0
     }

@@ -112,7 +112,7 @@ extension DiskBuffer {
     func openSegment() throws(SystemError) -> Bool {
         let first = writerNext
         do throws(SystemError) {
-            writer = try FileDescriptor.open(path(first), [.writeOnly, .create, .exclusive])
+            writer = try FileDescriptor.open(path(first), [.writeOnly, .create, .exclusive, .noFollow])
         } catch {
             guard error.isOutOfSpace else { throw error }
             return false
@@ -192,15 +192,26 @@ extension DiskBuffer {
         }
     }
 
-    /// Writes the ledger when what it records changed: the settled prefix, and (after
-    /// drop-oldest deleted records in flight) how many of those are still unacknowledged.
-    func updateLedger(deleted: UInt64 = 0) throws(SystemError) {
+    /// Writes the ledger when replay or deletion would differ (the settled prefix, and after
+    /// drop-oldest deleted records in flight, how many of those are still unacknowledged), or
+    /// with `recordingAppends` when anything it records changed: the sync policy's points, where
+    /// what was appended becomes what a restart must find.
+    func updateLedger(deleted: UInt64 = 0, recordingAppends: Bool = false) throws(SystemError) {
+        let new = ledgerState(deleted: max(deleted, ledger.state.deleted))
+        if recordingAppends ? new != ledger.state : new.differsInSettlement(from: ledger.state) { try ledger.write(new) }
+    }
+
+    func ledgerState(deleted: UInt64) -> Ledger.State {
         let prefix = settled.prefix
-        var new = Ledger.State(acknowledged: prefix, deleted: max(deleted, ledger.state.deleted))
+        var new = Ledger.State(acknowledged: prefix, deleted: deleted)
         if new.deleted > prefix {
             new.inFlightDeleted = new.deleted - prefix - settled.count(in: prefix..<new.deleted)
         }
-        if new != ledger.state { try ledger.write(new) }
+        new.appended = writerNext
+        new.newestFirst = segments.last?.first ?? writerNext
+        new.newestBytes = UInt64(segments.last?.size ?? 0)
+        new.settledAbove = settled.rangesAbovePrefix(limit: Ledger.maxSettledRanges)
+        return new
     }
 
     /// Deletes the oldest segment to make room (`.dropOldest` only), reporting its records that
@@ -237,13 +248,13 @@ extension DiskBuffer {
         var damaged = damagedBytes
         let reason = "\(cause.text): drop-oldest deleted \(Layout.segmentName(segment.first))"
         do throws(SystemError) {
-            let fd = try FileDescriptor.open(path(segment.first), [.readOnly])
+            let fd = try FileDescriptor.open(path(segment.first), [.readOnly, .noFollow])
             defer { try? fd.close() }
             var scanner = FrameScanner(fd: fd, offset: Layout.segmentHeaderSize, minimumPosition: segment.first)
             scan: while true {
                 switch try scanner.next(end: segment.size, positionLimit: writerNext) {
                 case .record(let record, let position):
-                    guard positions.contains(position) else { continue }
+                    guard positions.contains(position), !isReplaySkipped(position) else { continue }
                     found += 1
                     var loss = tallies[record.stream]
                         ?? DiskLoss(
@@ -266,10 +277,11 @@ extension DiskBuffer {
             guard error.isNotFound || error.isMediaError else { throw error }
         }
         losses += LogStream.allCases.compactMap { tallies[$0] }
-        if found < positions.count || damaged > 0 {
+        let expected = positions.count - replaySkippedCount(in: positions)
+        if found < expected || damaged > 0 {
             losses.append(DiskLoss(
                 reason: reason + " (records that could not be decoded)", stream: nil,
-                records: positions.count - found, bytes: damaged, timeRange: nil, droppedForSpace: true))
+                records: expected - found, bytes: damaged, timeRange: nil, droppedForSpace: true))
         }
     }
 

@@ -16,8 +16,13 @@
 // - Segments are named by the position of their first record and hold consecutive positions.
 //   Only the newest segment takes appends (the "active" one); older ones are immutable.
 // - Replay starts at the ledger's `acknowledged` position: every record below it was
-//   acknowledged or accounted as lost. Acknowledgements may come out of order; the ledger only
-//   follows the contiguous prefix, so a restart redelivers the rest (at-least-once).
+//   acknowledged or accounted as lost. Acknowledgements may come out of order; the ledger also
+//   records up to 251 ranges settled above the prefix, which a restart skips. Only batches in
+//   flight are redelivered (at-least-once), and `unacknowledgedCount` is what the next start finds.
+// - The ledger records `appended` (the next position) and the newest segment's size, at the
+//   sync policy's points (and whenever it is written): records counted there and not found at
+//   the next start (a newest segment truncated, emptied, zeroed or deleted) are lost, counted
+//   exactly. With `normal`, appends after the last sync may be unknown after a power loss.
 // - A segment is deleted only when every position in it is settled (acknowledged or lost), or
 //   by drop-oldest. Before a delete, the ledger accounting for it is fsynced: a power loss can
 //   never leave the ledger behind a deleted segment, so a gap found at start-up is a real loss.
@@ -27,6 +32,10 @@
 //   drop-oldest, skipped as damaged, in a segment moved to corrupt/ or removed by someone else.
 //
 // ## Files (all in the storage directory; directories 0700, files 0600)
+//
+// The directory must be ours (or root's) and not writable by group or others unless sticky and
+// ours (`StorageDirectory`); files are opened with O_NOFOLLOW, lock and ledger checked to be
+// regular files of ours: root must never write through a planted link.
 //
 //   lock                  flock(2)ed while a buffer is open; holds the holder's pid in decimal.
 //                         Created by the first open, never deleted (deleting a locked file lets
@@ -53,12 +62,18 @@
 //     .. line bytes (the rest of the body)
 //   A 100-byte line takes 125 bytes on disk (145 as a partial).
 //
-//   ledger, two 64-byte slots at offsets 0 and 64, written alternately (generation % 2):
-//     0  magic "SPILLLDG"   8  version u32 = 1    12 reserved u32
+//   ledger, two 4096-byte slots at offsets 0 and 4096, written alternately (generation % 2),
+//   both written when the file is created (a full disk never refuses an update later):
+//     0  magic "SPILLLDG"   8  version u32 = 2    12 settled range count u32 (≤ 251)
 //     16 generation u64     24 acknowledged u64   32 deleted u64   40 in-flight-deleted u64
-//     48 CRC32C of bytes 0..<48
+//     48 appended u64 (the next position; 0 unknown)  56 newest segment's first position u64
+//     64 newest segment's size u64                    72 settled ranges: count × (lower, upper) u64
+//     4092 CRC32C of bytes 0..<4092
 //   The valid slot with the higher generation is the state; one pwrite updates one slot, so a
-//   torn write leaves the previous state readable. `deleted` exceeds `acknowledged` only after
+//   torn write leaves the previous state readable. A version-1 ledger (64-byte slots at 0 and
+//   64, fields as above up to 40, CRC32C at 48; no appended, no ranges) is read and rewritten as
+//   version 2 at open: old directories are migrated, their tail count unknown until then.
+//   Segment headers are unchanged (version 1). `deleted` exceeds `acknowledged` only after
 //   drop-oldest deleted a segment whose records were in flight (read, not acknowledged);
 //   `in-flight-deleted` counts those, which a restart reports lost.
 //
@@ -84,18 +99,25 @@
 // positions it jumps over are the records lost. Positions missing between segments (a segment
 // moved to corrupt/ or deleted by hand) are lost the same way. Lost positions count as settled.
 // Acknowledgements settle positions; when the settled prefix grows, the ledger is rewritten
-// (pwrite, no fsync) and fully settled segments are deleted.
+// (pwrite, no fsync) and fully settled segments are deleted. After a restart the reader skips
+// the ranges the ledger recorded as settled, and a batch stops before one.
+// The ledger's append record is written at every sync (`sync`, `syncInBackground`, and after
+// each append with `full`), so a clean exit leaves it exact.
 //
 // ## Recovery (at open)
 //
-// 1. Create the directory, take the lock (or fail naming the holder's pid).
+// 1. Create the directory, check that it is safe, take the lock (or fail naming the holder's pid).
 // 2. Read the ledger. Missing or damaged: replay from the oldest segment (redeliver, never lose).
 //    `deleted` > `acknowledged`: the in-flight records counted there died with the previous
 //    run — a loss; replay starts at `deleted`.
 // 3. Check each segment header; a bad one moves the segment to corrupt/ (an empty or header-
-//    torn newest segment, created just before a crash, is simply removed).
+//    torn newest segment, created just before a crash, is simply removed). The positions of a
+//    newest segment moved aside or removed are gone with it: the next record takes the first.
 // 4. Scan the newest segment to its last valid frame and truncate what follows: a torn tail of
-//    an interrupted write. The next position follows its last valid frame.
+//    an interrupted write. The next position follows its last valid frame. Positions from there
+//    to the ledger's `appended` (less those it records as settled) are one loss, with the bytes
+//    the ledger's newest segment size says are missing; a torn tail beyond `appended` is one
+//    record of an interrupted write.
 // 5. Delete segments the ledger shows fully settled (a crash came between ack and delete).
 // Damage inside older segments is found, skipped and reported later by the reader.
 
@@ -143,6 +165,9 @@ public final class DiskBuffer: @unchecked Sendable {
     /// reader will find there.
     var damageNotes: [(first: UInt64, text: String)] = []
     var losses: [DiskLoss] = []
+    /// Ranges the ledger recorded as settled out of order before this start, above the reader:
+    /// skipped, not redelivered.
+    var replaySkips: [Range<UInt64>] = []
     var isClosed = false
 
     /// What recovery did that lost nothing, for a diagnostic (e.g. a ledger rebuilt, so records
@@ -161,13 +186,18 @@ public final class DiskBuffer: @unchecked Sendable {
         self.directory = directory
         segmentSize = max(Layout.segmentHeaderSize + 1, min(options.segmentSize, options.limit / 2))
         try Self.makeDirectories(directory)
+        try StorageDirectory.check(directory)
         lock = try Self.takeLock(directory)
         let found: Ledger.Found
-        do {
-            (ledger, found) = try Ledger.open(directory: directory)
+        do throws(DiskBufferError) {
+            let ledgerFile = try StorageDirectory.openOwnFile(directory, Ledger.fileName)
+            do { (ledger, found) = try Ledger.open(ledgerFile) } catch {
+                try? ledgerFile.close()
+                throw DiskBufferError.io(error)
+            }
         } catch {
             try? lock.close()
-            throw .io(error)
+            throw error
         }
         do {
             try recover(ledger: found)
@@ -223,6 +253,8 @@ public final class DiskBuffer: @unchecked Sendable {
             if options.sync == .full {
                 try writer?.synchronizeData()
                 try synchronizeDirectoryIfNeeded()
+                try updateLedger(recordingAppends: true)
+                try ledger.synchronize()
             }
         } catch {
             throw .io(error)
@@ -237,11 +269,16 @@ public final class DiskBuffer: @unchecked Sendable {
     /// recent appends): memory stays small whatever the backlog.
     public func read(maxRecords: Int, maxBytes: Int, bytesPerRecord: Int) throws(DiskBufferError) -> DiskBatch? {
         precondition(!isClosed, "DiskBuffer used after close()")
+        skipReplaySettled()
         let start = scanNext
-        var batch = BatchBuilder(maxRecords: maxRecords, maxBytes: maxBytes, bytesPerRecord: bytesPerRecord)
+        // A batch stops before the next range settled before the restart: its positions stay contiguous.
+        let upToSettled = replaySkips.first.map { Int($0.lowerBound - scanNext) } ?? maxRecords
+        var batch = BatchBuilder(
+            maxRecords: min(maxRecords, upToSettled), maxBytes: maxBytes, bytesPerRecord: bytesPerRecord)
         batch.records.reserveCapacity(min(maxRecords, unreadCount, maxBytes / max(bytesPerRecord, 16) + 1))
         do {
             try fill(&batch)
+            skipReplaySettled()
             // Damage skipped on the way settles positions too.
             try release()
         } catch {
@@ -268,6 +305,7 @@ public final class DiskBuffer: @unchecked Sendable {
             try finishBackgroundWork()
             if settled.prefix < writerNext { try writer?.synchronizeData() }
             try synchronizeDirectoryIfNeeded()
+            try updateLedger(recordingAppends: true)
             try ledger.synchronize()
         } catch {
             throw .io(error)
@@ -282,6 +320,7 @@ public final class DiskBuffer: @unchecked Sendable {
             try background.check()
             if let writer, settled.prefix < writerNext { try background.synchronize(writer) }
             synchronizeDirectoryInBackground()
+            try updateLedger(recordingAppends: true)
             try ledger.synchronize(in: background)
         } catch {
             throw .io(error)
@@ -289,11 +328,14 @@ public final class DiskBuffer: @unchecked Sendable {
     }
 
     /// Records stored and not yet handed out by `read`.
-    public var unreadCount: Int { Int(writerNext - scanNext) }
+    public var unreadCount: Int { Int(writerNext - scanNext) - replaySkippedCount(in: scanNext..<writerNext) }
 
-    /// Records stored and not yet acknowledged (unread, or read and in flight).
+    /// Records stored and not yet acknowledged (unread, or read and in flight): what the next
+    /// start finds, so out-of-order settled ranges count only as far as the ledger records them.
     public var unacknowledgedCount: Int {
-        Int(writerNext - settled.prefix - settled.count(in: settled.prefix..<writerNext))
+        let recorded = settled.rangesAbovePrefix(limit: Ledger.maxSettledRanges)
+        let settledAbove = recorded.reduce(0) { $0 + Int(min($1.upperBound, writerNext) - min($1.lowerBound, writerNext)) }
+        return Int(writerNext - settled.prefix) - settledAbove
     }
 
     /// Losses since the last call.

@@ -18,6 +18,9 @@ struct SettledPositions {
         return count
     }
 
+    /// The first `limit` ranges settled above the prefix, in order: what the ledger records.
+    func rangesAbovePrefix(limit: Int) -> [Range<UInt64>] { Array(ranges.prefix(limit)) }
+
     mutating func insert(_ range: Range<UInt64>) {
         guard range.upperBound > prefix else { return }
         var new = max(range.lowerBound, prefix)..<range.upperBound
@@ -38,4 +41,10 @@ struct SettledPositions {
             prefix = ranges.removeFirst().upperBound
         }
     }
+}
+
+/// How many positions two ranges share.
+func overlapCount(_ a: Range<UInt64>, _ b: Range<UInt64>) -> Int {
+    let (lower, upper) = (max(a.lowerBound, b.lowerBound), min(a.upperBound, b.upperBound))
+    return upper > lower ? Int(upper - lower) : 0
 }

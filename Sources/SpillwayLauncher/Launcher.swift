@@ -183,6 +183,12 @@ public enum Launcher {
     /// (no progress for SPILLWAY_SHUTDOWN_TIMEOUT, or SIGTERM/SIGINT).
     static func drain(configuration: Configuration) -> Int32 {
         let diagnostics = StandardErrorDiagnostics(minimumLevel: configuration.logLevel)
+        let directory = configuration.storage.directory
+        // Opening the store would create the directory: a mistyped path must stay uncreated.
+        if case .success(nil) = Result(catching: { () throws(SystemError) in try FileSystem.status(directory) }) {
+            diagnostics.info("nothing to drain: \(directory) does not exist")
+            return 0
+        }
         guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics)
         else { return 125 }
         let finished = DispatchSemaphore(value: 0)

@@ -6,6 +6,7 @@ import Glibc
 /// Facts about spillway's own process, and its exit.
 public enum CurrentProcess {
     public static var pid: pid_t { getpid() }
+    public static var effectiveUserID: UInt32 { geteuid() }
 
     public static func exit(_ code: Int32) -> Never { Glibc.exit(code) }
 

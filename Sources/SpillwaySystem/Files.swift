@@ -15,6 +15,28 @@ public struct OpenOptions: OptionSet, Sendable {
     public static let create = OpenOptions(rawValue: O_CREAT)
     public static let exclusive = OpenOptions(rawValue: O_EXCL)
     public static let directory = OpenOptions(rawValue: O_DIRECTORY)
+    /// Fails with ELOOP when the last component is a symbolic link: nobody can redirect a write
+    /// of spillway's (often root's) to a file of their choosing.
+    public static let noFollow = OpenOptions(rawValue: O_NOFOLLOW)
+}
+
+/// Who owns a file and what kind it is, from stat(2).
+public struct FileStatus: Sendable, Equatable {
+    public var owner: UInt32
+    /// Permission bits, with set-uid, set-gid and sticky (07777).
+    public var permissions: UInt32
+    public var isDirectory: Bool
+    public var isRegularFile: Bool
+
+    init(_ info: stat) {
+        owner = info.st_uid
+        permissions = info.st_mode & 0o7777
+        isDirectory = info.st_mode & S_IFMT == S_IFDIR
+        isRegularFile = info.st_mode & S_IFMT == S_IFREG
+    }
+
+    public var isWritableByOthers: Bool { permissions & 0o022 != 0 }
+    public var isSticky: Bool { permissions & 0o1000 != 0 }
 }
 
 extension FileDescriptor {
@@ -69,6 +91,12 @@ extension FileDescriptor {
         try syscall("ftruncate", { Glibc.ftruncate(rawValue, off_t(size)) })
     }
 
+    public func status() throws(SystemError) -> FileStatus {
+        var info = stat()
+        try syscall("fstat", { Glibc.fstat(rawValue, &info) })
+        return FileStatus(info)
+    }
+
     public func size() throws(SystemError) -> Int {
         var info = stat()
         try syscall("fstat", { Glibc.fstat(rawValue, &info) })
@@ -95,6 +123,17 @@ public enum FileSystem {
         switch try syscall(expecting: EEXIST, "mkdir(\(path))", { Glibc.mkdir(path, permissions) }) {
         case .success: return true
         case .failure: return false
+        }
+    }
+
+    /// stat(2) of `path` (following symbolic links); nil when nothing is there.
+    public static func status(_ path: String) throws(SystemError) -> FileStatus? {
+        var info = stat()
+        // Named through its type: `Glibc.stat` means the struct of the same name.
+        let statCall: (UnsafePointer<CChar>, UnsafeMutablePointer<stat>) -> Int32 = stat
+        switch try syscall(expecting: ENOENT, "stat(\(path))", { statCall(path, &info) }) {
+        case .success: return FileStatus(info)
+        case .failure: return nil
         }
     }
 
@@ -142,6 +181,8 @@ extension SystemError {
     /// The file system or the user's quota is full.
     public var isOutOfSpace: Bool { errno == ENOSPC || errno == EDQUOT }
     public var isNotFound: Bool { errno == ENOENT }
+    /// An open with `noFollow` met a symbolic link.
+    public var isSymbolicLink: Bool { errno == ELOOP }
     /// The medium failed (EIO): the data cannot be read, unlike a refusal to try.
     public var isMediaError: Bool { errno == EIO }
 }

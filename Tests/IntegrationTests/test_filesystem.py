@@ -278,3 +278,103 @@ def test_a_full_disk_is_handled_like_the_limit(spillway, tmp_path):
         stalls_then_delivers_everything(tmp_path, mount / "storage", 30_000, lambda: None)
     finally:
         subprocess.run(["umount", str(mount)], check=True)
+
+
+def frames_end(data, cut):
+    """Offset after the last whole frame of a segment's bytes that ends at or before `cut`."""
+    at = 32
+    while at + 8 <= len(data):
+        size = 8 + int.from_bytes(data[at + 4:at + 8], "little")
+        if at + size > cut:
+            break
+        at += size
+    return at
+
+
+def backlog_in_segments(tmp_path, env, n):
+    """`n` lines written with the receiver down: all buffered at a clean exit, in several segments."""
+    code = f"import os\nfor i in range({n}): os.write(1, b'seq=%d ' % i + b'z' * 30 + b'\\n')\n"
+    first = run(["--", "python3", "-c", code], env={**env, "SPILLWAY_SHUTDOWN_TIMEOUT": "500ms"}, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert summary_line(first.stderr)["buffered"] == n
+    found = segments(tmp_path / "storage")
+    assert len(found) >= 3, found
+    return found
+
+
+@pytest.mark.parametrize("damage", ["truncated mid-record", "truncated to 0 bytes", "deleted", "zeroed"])
+def test_damage_to_the_newest_segment_after_a_clean_exit_is_counted_exactly(spillway, tmp_path, damage):
+    port = free_port()
+    n = 300_000  # 3 segments of at most 8 MiB
+    env = fs_env(tmp_path, port)
+    newest = backlog_in_segments(tmp_path, env, n)[-1]
+    data = newest.read_bytes()
+    if damage == "truncated mid-record":
+        cut = len(data) // 2 + 3
+        newest.write_bytes(data[:cut])
+        lost_bytes = len(data) - frames_end(data, cut)
+    else:
+        lost_bytes = len(data) - 32
+        if damage == "truncated to 0 bytes":
+            newest.write_bytes(b"")
+        elif damage == "deleted":
+            newest.unlink()
+        else:
+            newest.write_bytes(bytes(len(data)))
+    with start_receiver(tmp_path, port, "events.jsonl"):
+        result = run(["--drain"], env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    events = read_events(tmp_path / "events.jsonl")
+    got = seqs(events)
+    fields = summary_line(result.stderr)
+    lost = n - len(got)
+    print(f"{damage}: delivered {len(got)}, dropped {fields['dropped']}, {lost_bytes} bytes lost")
+    assert lost > 0 and got == list(range(len(got))), "the intact older segments arrive whole, in order"
+    assert fields["delivered"] == len(got) and fields["dropped"] == lost and fields["buffered"] == 0
+    [marker] = markers(events)
+    assert f"dropped {lost} records ({lost_bytes} bytes)" in marker, marker
+    assert_backlog_empty(tmp_path)
+
+
+def test_symlinks_planted_in_the_storage_directory_are_never_written_through(spillway, tmp_path):
+    storage = tmp_path / "storage"
+    storage.mkdir(mode=0o700)
+    targets = {name: tmp_path / f"target-{name}" for name in ["lock", "ledger"]}
+    for name, target in targets.items():
+        target.write_bytes(b"precious\n")
+        (storage / name).symlink_to(target)
+    env = fs_env(tmp_path, free_port())
+    for name in targets:
+        result = run(["--", "echo", "never"], env=env)
+        assert result.returncode == 125, result.stderr
+        assert b"SPILLWAY_STORAGE_PATH" in result.stderr and f"{name} is a symbolic link".encode() in result.stderr
+        (storage / name).unlink()
+    assert all(target.read_bytes() == b"precious\n" for target in targets.values())
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770])
+def test_a_storage_directory_others_may_write_is_refused(spillway, tmp_path, mode):
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    os.chmod(storage, mode)
+    result = run(["--", "echo", "never"], env=fs_env(tmp_path, free_port()))
+    assert result.returncode == 125
+    assert b"SPILLWAY_STORAGE_PATH" in result.stderr and f"mode {mode:o}".encode() in result.stderr
+    assert list(storage.iterdir()) == []
+
+
+def test_a_sticky_storage_directory_of_ours_is_accepted(spillway, tmp_path):
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    os.chmod(storage, 0o1777)
+    result = run(["--", "echo", "hi"], env=fs_env(tmp_path, free_port(), SPILLWAY_SHUTDOWN_TIMEOUT="300ms"))
+    assert result.returncode == 0, result.stderr
+    assert summary_line(result.stderr)["buffered"] == 1
+
+
+def test_drain_of_a_directory_that_does_not_exist_leaves_it_uncreated(spillway, tmp_path):
+    env = fs_env(tmp_path, free_port(), SPILLWAY_STORAGE_PATH=str(tmp_path / "missing" / "storage"))
+    result = run(["--drain"], env=env)
+    assert result.returncode == 0, result.stderr
+    assert b"nothing to drain" in result.stderr and str(tmp_path / "missing" / "storage").encode() in result.stderr
+    assert not (tmp_path / "missing").exists()

@@ -92,7 +92,7 @@ import Testing
     @Test func damagedLedgerReplaysEverything() throws {
         let directory = TemporaryDirectory()
         let written = try halfAcknowledged(directory)
-        for slot in [0, 64] { try patchFile(directory.storage + "/ledger", at: slot + 26, count: 1) { $0[0] ^= 1 } }
+        for slot in [0, 4096] { try patchFile(directory.storage + "/ledger", at: slot + 26, count: 1) { $0[0] ^= 1 } }
         let buffer = try reopen(directory)
         defer { buffer.close() }
         #expect(lines(try drain(buffer)) == lines(written))
@@ -108,7 +108,7 @@ import Testing
         func generation(_ slot: Int) -> UInt64 {
             ledger[(slot + 16)..<(slot + 24)].reversed().reduce(0) { $0 << 8 | UInt64($1) }
         }
-        let newest = generation(0) > generation(64) ? 0 : 64
+        let newest = generation(0) > generation(4096) ? 0 : 4096
         try patchFile(directory.storage + "/ledger", at: newest + 30, count: 1) { $0[0] ^= 1 }
         let buffer = try reopen(directory)
         defer { buffer.close() }
