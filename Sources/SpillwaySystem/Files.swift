@@ -162,9 +162,10 @@ public enum FileSystem {
                 if errno != 0 { throw .failure(of: "readdir(\(path))", errno: errno) }
                 return names
             }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+            // By address, up to its NUL: glibc sizes each entry to its name, so copying the whole
+            // 256-byte d_name field reads past the allocation (AddressSanitizer saw it).
+            let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+            let name = String(cString: (UnsafeRawPointer(entry) + offset).assumingMemoryBound(to: CChar.self))
             if name != "." && name != ".." { names.append(name) }
         }
     }
