@@ -67,10 +67,7 @@ public enum Launcher {
         let diagnostics = StandardErrorDiagnostics(minimumLevel: .warning)
         guard let seccomp = compileSeccomp(configuration, diagnostics: diagnostics) else { return nil }
         guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics) else { return nil }
-        let sinkClosed = DispatchSemaphore(value: 0)
-        sink.shutdown { sinkClosed.signal() }
-        _ = sinkClosed.wait(timeout: .now() + .seconds(1))
-        _ = pipeline.close()
+        _ = close(sink: sink, pipeline: pipeline)
         return .some(seccomp)
     }
 
@@ -165,14 +162,18 @@ public enum Launcher {
         }
     }
 
-    /// Closes the sink (briefly: delivery has ended) and the store; prints the summary line.
-    /// Returns the records left on disk.
-    @discardableResult
-    static func finish(sink: Sink, pipeline: Pipeline, exitCode: Int32, diagnostics: Diagnostics) -> Int {
+    /// Shuts the sink down (briefly: delivery has ended), then closes the pipeline and its store.
+    static func close(sink: Sink, pipeline: Pipeline) -> (stats: DeliveryStats, stored: Int) {
         let sinkClosed = DispatchSemaphore(value: 0)
         sink.shutdown { sinkClosed.signal() }
         _ = sinkClosed.wait(timeout: .now() + .seconds(1))
-        let (stats, stored) = pipeline.close()
+        return pipeline.close()
+    }
+
+    /// Closes the sink and the store; prints the summary line. Returns the records left on disk.
+    @discardableResult
+    static func finish(sink: Sink, pipeline: Pipeline, exitCode: Int32, diagnostics: Diagnostics) -> Int {
+        let (stats, stored) = close(sink: sink, pipeline: pipeline)
         StandardErrorDiagnostics.write(stats.summary(exitCode: exitCode, buffered: stored))
         let usage = CurrentProcess.resourceUsage()
         diagnostics.debug("resources user=\(usage.user)s system=\(usage.system)s max_rss=\(usage.maxRSSKiB)KiB")

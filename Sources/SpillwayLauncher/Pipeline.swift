@@ -128,22 +128,27 @@ final class Pipeline: @unchecked Sendable {
         }
         records.removeAll(keepingCapacity: true)
         framers[stream].frame(bytes, time: time, into: &records)
+        let keepReading = offerRecords()
+        if !keepReading { paused[stream] = true }
+        return keepReading
+    }
+
+    /// Hands the framed `records` to the core; false when the reader must pause. Past the
+    /// deadline nothing is held, so reading never pauses.
+    private func offerRecords() -> Bool {
         recordsRead += records.count
-        if pastDeadline {
+        guard !pastDeadline else {
             core.acceptAtDeadline(records)
             return true
         }
-        let keepReading = core.accept(records)
-        if !keepReading { paused[stream] = true }
-        return keepReading
+        return core.accept(records)
     }
 
     private func streamEnded(_ stream: Int, error: SystemError?) {
         diagnostics.debug("stream \(stream) ended \(error.map { "\($0)" } ?? "")")
         records.removeAll(keepingCapacity: true)
         framers[stream].finish(time: clock.now(), into: &records)
-        recordsRead += records.count
-        if pastDeadline { core.acceptAtDeadline(records) } else { core.accept(records) }
+        _ = offerRecords()
         ended += 1
         if ended == readers.count { core.finishInput() }
     }
