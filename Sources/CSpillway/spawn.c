@@ -3,8 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -80,12 +78,7 @@ static void child(const spw_spawn_plan *plan) {
 
     // Last before exec, so that the workload's profile never applies to the set-up above.
     if (plan->seccomp_filter != NULL) {
-        struct sock_fprog prog = {
-            .len = plan->seccomp_filter_len,
-            .filter = (struct sock_filter *)plan->seccomp_filter,
-        };
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) report_and_exit(error_fd, errno);
-        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) report_and_exit(error_fd, errno);
+        if (spw_seccomp_install(plan->seccomp_filter, plan->seccomp_filter_len, 0) != 0) report_and_exit(error_fd, errno);
     }
 
     // PATH candidates in order; EACCES from any candidate wins over ENOENT, as execvp reports.

@@ -41,6 +41,8 @@
 //                         Created by the first open, never deleted (deleting a locked file lets
 //                         a second process lock a new inode at the same path).
 //   ledger                two ledger slots (below). Created at open, rewritten in place.
+//   origin                what the records were read with (names, fields; opaque here), for
+//                         `--drain`. Written by each run as origin.new, synced, renamed over.
 //   segment-<16 hex>      segments, named by their first position. Created by `append`, deleted
 //                         when settled, by drop-oldest, or (empty or torn header) at recovery.
 //   corrupt/segment-…     segments that could not be read, moved aside at recovery or when the

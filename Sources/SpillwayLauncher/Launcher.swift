@@ -1,6 +1,7 @@
 import Dispatch
 import SpillwayConfiguration
 import SpillwayCore
+import SpillwayDiskBuffer
 import SpillwaySeccomp
 import SpillwaySystem
 
@@ -29,8 +30,11 @@ public enum Launcher {
                   let seccomp = validate(configuration)
             else { return 125 }
             print(configuration.redactedDescription())
-            if let filter = seccomp {
+            if let filter = seccomp.workload {
                 print("seccomp: \(SeccompFactory.summary(filter))")
+            }
+            if let filter = seccomp.spillway {
+                print("seccomp of spillway itself: \(SeccompFactory.summary(filter))")
             }
             return 0
         case .run(let command):
@@ -39,10 +43,11 @@ public enum Launcher {
             }
             return supervise(command: command, configuration: configuration)
         case .drain(let command):
-            guard let configuration = configure(command: command, environment: environmentDictionary(), for: .drain) else {
+            let environment = environmentDictionary()
+            guard let configuration = configure(command: command, environment: environment, for: .drain) else {
                 return 125
             }
-            return drain(configuration: configuration)
+            return drain(configuration: configuration, environment: environment)
         }
     }
 
@@ -61,20 +66,20 @@ public enum Launcher {
 
     /// `--check-config`: every check a start runs short of spawning the workload — the sink set up
     /// (TLS files, credential source, region), the store opened (storage directory, lock,
-    /// recovery), the seccomp profile compiled — then all released. Prints the one-line error and
-    /// returns nil on failure; otherwise the compiled filter, if there is a profile.
-    static func validate(_ configuration: Configuration) -> CompiledSeccompFilter?? {
+    /// recovery), the seccomp filters compiled — then all released. Prints the one-line error and
+    /// returns nil on failure; otherwise the compiled filters.
+    static func validate(_ configuration: Configuration) -> SeccompFilters? {
         let diagnostics = StandardErrorDiagnostics(minimumLevel: .warning)
         guard let seccomp = compileSeccomp(configuration, diagnostics: diagnostics) else { return nil }
-        guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics) else { return nil }
+        guard let (sink, pipeline) = makePipeline(configuration, recording: nil, diagnostics: diagnostics) else { return nil }
         _ = close(sink: sink, pipeline: pipeline)
-        return .some(seccomp)
+        return seccomp
     }
 
-    /// The workload's seccomp filter (`.some(nil)` without a profile); nil after printing a 125 error.
-    static func compileSeccomp(_ configuration: Configuration, diagnostics: Diagnostics) -> CompiledSeccompFilter?? {
+    /// The seccomp filters the configuration asks for; nil after printing a 125 error.
+    static func compileSeccomp(_ configuration: Configuration, diagnostics: Diagnostics) -> SeccompFilters? {
         do {
-            return .some(try SeccompFactory.make(configuration, diagnostics: diagnostics))
+            return try SeccompFactory.make(configuration, diagnostics: diagnostics)
         } catch {
             StandardErrorDiagnostics.write("spillway: \(error)")
             return nil
@@ -105,7 +110,7 @@ public enum Launcher {
         defer { watcher.stop() }
 
         guard let seccomp = compileSeccomp(configuration, diagnostics: diagnostics),
-              let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics)
+              let (sink, pipeline) = makePipeline(configuration, recording: configuration.origin, diagnostics: diagnostics)
         else { return 125 }
 
         let child: SpawnedProcess
@@ -113,11 +118,18 @@ public enum Launcher {
         do {
             child = try Spawner.spawn(
                 arguments: command, environment: inherited.environment,
-                keepFileDescriptors: inherited.listenFDs, pipeSize: 1 << 20, seccompFilter: seccomp?.program,
+                keepFileDescriptors: inherited.listenFDs, pipeSize: 1 << 20, seccompFilter: seccomp.workload?.program,
                 diagnostics: { diagnostics.debug($0) })
         } catch {
             diagnostics.error("\(error)")
             return error.exitCode
+        }
+        if let own = seccomp.spillway, !confine(with: own, diagnostics: diagnostics) {
+            // Running unconfined was not what the operator asked for: stop before reading a line.
+            Signals.kill(child.pid)
+            _ = try? Reaper.waitExit(child.pid)
+            _ = close(sink: sink, pipeline: pipeline)
+            return 125
         }
         pipeline.start(stdout: child.stdout, stderr: child.stderr, watcher: watcher)
 
@@ -140,14 +152,15 @@ public enum Launcher {
 
     /// The sink, the store and the pipeline between them; nil after printing a 125 error.
     static func makePipeline(
-        _ configuration: Configuration, diagnostics: Diagnostics
+        _ configuration: Configuration, recording origin: RecordOrigin?, diagnostics: Diagnostics
     ) -> (Sink, Pipeline)? {
         let clock = SystemWallClock()
         do {
             let sink = try SinkFactory.make(configuration, diagnostics: diagnostics)
             let store: RecordStore
             do {
-                store = try StoreFactory.make(configuration, limits: sink.batchLimits, clock: clock, diagnostics: diagnostics)
+                store = try StoreFactory.make(
+                    configuration, limits: sink.batchLimits, clock: clock, recording: origin, diagnostics: diagnostics)
             } catch {
                 sink.shutdown {}
                 throw error
@@ -182,7 +195,8 @@ public enum Launcher {
 
     /// `spillway --drain`: delivers the backlog and exits 0, or 1 when records stay on disk
     /// (no progress for SPILLWAY_SHUTDOWN_TIMEOUT, or SIGTERM/SIGINT).
-    static func drain(configuration: Configuration) -> Int32 {
+    static func drain(configuration parsed: Configuration, environment: [String: String]) -> Int32 {
+        var configuration = parsed
         let diagnostics = StandardErrorDiagnostics(minimumLevel: configuration.logLevel)
         let directory = configuration.storage.directory
         // Opening the store would create the directory: a mistyped path must stay uncreated.
@@ -190,8 +204,17 @@ public enum Launcher {
             diagnostics.info("nothing to drain: \(directory) does not exist")
             return 0
         }
-        guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics)
+        // The backlog goes out under the names and fields it was read with.
+        if let bytes = DiskBuffer.recordedOrigin(in: directory), let origin = RecordOrigin(decoding: bytes) {
+            configuration = configuration.replaying(origin, environment: environment)
+        }
+        guard let seccomp = compileSeccomp(configuration, diagnostics: diagnostics),
+              let (sink, pipeline) = makePipeline(configuration, recording: nil, diagnostics: diagnostics)
         else { return 125 }
+        if let own = seccomp.spillway, !confine(with: own, diagnostics: diagnostics) {
+            _ = close(sink: sink, pipeline: pipeline)
+            return 125
+        }
         let finished = DispatchSemaphore(value: 0)
         let stallTimeout = max(configuration.shutdownTimeout, .seconds(1))
         pipeline.drainBacklog(stallTimeout: stallTimeout) {
@@ -211,6 +234,18 @@ public enum Launcher {
             return 1
         }
         return 0
+    }
+
+    /// SPILLWAY_SECCOMP_SELF: loads spillway's own filter on all its threads; false after
+    /// printing why it could not.
+    static func confine(with filter: CompiledSeccompFilter, diagnostics: Diagnostics) -> Bool {
+        do {
+            try SeccompCompiler.confineThisProcess(with: filter)
+            return true
+        } catch {
+            diagnostics.error("SPILLWAY_SECCOMP_SELF: cannot confine spillway: \(error)")
+            return false
+        }
     }
 
     /// The supervisor loop until the main child exits; returns its exit code.

@@ -42,8 +42,10 @@ enum SinkFactory {
 enum StoreFactory {
     /// Memory for blocking and non-blocking modes; the disk buffer (locked, recovered, its
     /// backlog ready to replay) for filesystem mode.
+    /// `recording`: the origin a run writes beside its segments for a later `--drain`.
     static func make(
-        _ configuration: Configuration, limits: BatchLimits, clock: WallClock, diagnostics: Diagnostics
+        _ configuration: Configuration, limits: BatchLimits, clock: WallClock, recording origin: RecordOrigin?,
+        diagnostics: Diagnostics
     ) throws(ConfigurationError) -> RecordStore {
         guard configuration.mode == .filesystem else {
             return MemoryStore(capacity: configuration.maxBufferSize, policy: configuration.bufferPolicy, limits: limits)
@@ -55,6 +57,13 @@ enum StoreFactory {
         } catch {
             throw ConfigurationError(variable: "SPILLWAY_STORAGE_PATH", message: "\(error)")
         }
+        if let origin {
+            do {
+                try buffer.record(origin: origin.encoded())
+            } catch {
+                throw ConfigurationError(variable: "SPILLWAY_STORAGE_PATH", message: "\(error)")
+            }
+        }
         buffer.recoveryNotes.forEach { diagnostics.warning("storage \(directory): \($0)") }
         if buffer.unacknowledgedCount > 0 {
             diagnostics.info("replaying \(buffer.unacknowledgedCount) records left in \(directory)")
@@ -63,13 +72,41 @@ enum StoreFactory {
     }
 }
 
+/// The two seccomp filters a start may need, compiled before anything is spawned so that a bad
+/// profile is a 125 with nothing running.
+struct SeccompFilters {
+    /// SPILLWAY_SECCOMP_PROFILE: installed in the child right before exec.
+    var workload: CompiledSeccompFilter?
+    /// SPILLWAY_SECCOMP_SELF: loaded on spillway's own threads once the workload and sink are up.
+    var spillway: CompiledSeccompFilter?
+}
+
 enum SeccompFactory {
     static let variable = "SPILLWAY_SECCOMP_PROFILE"
+    static let selfVariable = "SPILLWAY_SECCOMP_SELF"
+
+    static func make(_ configuration: Configuration, diagnostics: Diagnostics) throws(ConfigurationError) -> SeccompFilters {
+        SeccompFilters(
+            workload: try workload(configuration, diagnostics: diagnostics),
+            spillway: try spillway(configuration, diagnostics: diagnostics))
+    }
+
+    /// spillway's own filter (`SelfConfinement`), when SPILLWAY_SECCOMP_SELF is true.
+    static func spillway(_ configuration: Configuration, diagnostics: Diagnostics) throws(ConfigurationError) -> CompiledSeccompFilter? {
+        guard configuration.seccompSelf else { return nil }
+        do {
+            let compiled = try SeccompCompiler.compile(SelfConfinement.plan())
+            diagnostics.debug("seccomp: spillway itself: \(summary(compiled))")
+            return compiled
+        } catch {
+            throw ConfigurationError(variable: selfVariable, message: "cannot build spillway's own filter: \(error)")
+        }
+    }
 
     /// The workload's filter from `SPILLWAY_SECCOMP_PROFILE` (a path, or `default` for the built-in
     /// profile), evaluated for this host and compiled; nil when the variable is unset. Syscall
     /// names this libseccomp does not know are skipped with one warning.
-    static func make(_ configuration: Configuration, diagnostics: Diagnostics) throws(ConfigurationError) -> CompiledSeccompFilter? {
+    static func workload(_ configuration: Configuration, diagnostics: Diagnostics) throws(ConfigurationError) -> CompiledSeccompFilter? {
         guard let source = configuration.seccompProfile else { return nil }
         let started = ContinuousClock.now
         let name = source == "default" ? "the default profile" : source

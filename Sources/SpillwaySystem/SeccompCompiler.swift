@@ -85,6 +85,20 @@ public enum SeccompCompiler {
             unknownSyscalls: unknownSyscalls, unknownArchitectures: unknownArchitectures)
     }
 
+    /// Confines this process, all its threads, with `filter` (and no_new_privs): what spillway
+    /// itself may call from here on. New threads inherit it.
+    public static func confineThisProcess(with filter: CompiledSeccompFilter) throws(SystemError) {
+        let rc = try filter.program.withUnsafeBytes { (bytes) -> Result<Int, SystemError> in
+            Result { () throws(SystemError) in
+                try syscall("seccomp", { spw_seccomp_install(bytes.baseAddress, UInt16(filter.instructionCount), 1) })
+            }
+        }.get()
+        if rc > 0 {
+            // TSYNC names a thread that already runs under a filter this one does not extend.
+            throw .failure(of: "seccomp(TSYNC) for thread \(rc)", errno: ESRCH)
+        }
+    }
+
     /// libseccomp 2.5.4 exports only to a descriptor: a memfd, read back whole.
     private static func export(_ context: scmp_filter_ctx) throws(SystemError) -> [UInt8] {
         let fd = FileDescriptor(rawValue: try syscall("memfd_create", { spw_memfd_cloexec("spillway-seccomp") }))

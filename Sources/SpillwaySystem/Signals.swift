@@ -62,6 +62,9 @@ public enum Signals {
     /// spurious one only costs a reap attempt.
     public static func wakeSupervisor() { _ = try? syscall("kill", { Glibc.kill(getpid(), SIGCHLD) }) }
 
+    /// SIGKILL to a workload that must not run (spillway could not set itself up after spawning it).
+    public static func kill(_ pid: pid_t) { send(SIGKILL, to: pid, group: false) }
+
     /// SIGTERM to what is left of the workload's process group (as dumb-init does).
     public static func terminateGroup(of pid: pid_t) { send(SIGTERM, to: pid, group: true) }
 }

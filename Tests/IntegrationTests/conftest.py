@@ -1,8 +1,12 @@
 """Fixtures for the integration tests: the built spillway binary and how to run it."""
+import atexit
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -11,7 +15,29 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "pee
 
 
 def spillway_path():
-    return os.environ.get("SPILLWAY_BIN") or os.path.join(ROOT, ".build", "debug", "spillway")
+    path = os.environ.get("SPILLWAY_BIN") or os.path.join(ROOT, ".build", "debug", "spillway")
+    if os.environ.get("SPILLWAY_TEST_SECCOMP_SELF") == "1":
+        return self_confined_wrapper(path)
+    return path
+
+
+_wrappers = {}
+
+
+def self_confined_wrapper(path):
+    """The suite's second pass (scripts/test): every spillway a test starts confines itself
+    (SPILLWAY_SECCOMP_SELF=true unless the test sets it), through a wrapper that execs `path`."""
+    if path not in _wrappers:
+        directory = tempfile.mkdtemp(prefix="spillway-self-")
+        os.chmod(directory, 0o755)
+        wrapper = os.path.join(directory, "spillway")
+        with open(wrapper, "w") as f:
+            f.write('#!/bin/sh\n: "${SPILLWAY_SECCOMP_SELF:=true}"\nexport SPILLWAY_SECCOMP_SELF\n'
+                    f'exec {shlex.quote(os.path.abspath(path))} "$@"\n')
+        os.chmod(wrapper, 0o755)
+        atexit.register(shutil.rmtree, directory, True)
+        _wrappers[path] = wrapper
+    return _wrappers[path]
 
 
 def base_env(**overrides):

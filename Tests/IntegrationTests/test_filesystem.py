@@ -378,3 +378,48 @@ def test_drain_of_a_directory_that_does_not_exist_leaves_it_uncreated(spillway, 
     assert result.returncode == 0, result.stderr
     assert b"nothing to drain" in result.stderr and str(tmp_path / "missing" / "storage").encode() in result.stderr
     assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("override", [False, True])
+def test_drain_sends_the_backlog_with_the_names_and_fields_it_was_read_with(spillway, tmp_path, override):
+    port = free_port()
+    storage = tmp_path / "storage"
+    env = fs_env(tmp_path, port, SPILLWAY_NAME="billing", SPILLWAY_CONTAINER_ID="c0ffee",
+                 SPILLWAY_TAG="app.{name}.{id}", SPILLWAY_LABELS="team=payments", SPILLWAY_ENV="REGION",
+                 SPILLWAY_SHUTDOWN_TIMEOUT="300ms", REGION="eu-1")
+    result = run(["--", "sh", "-c", "echo one; echo two"], env=env)
+    assert summary_line(result.stderr)["buffered"] == 2, result.stderr
+    assert (storage / "origin").is_file()
+
+    # A drain knows only where the backlog is (and, overriding, a name of its own).
+    drain_env = dict(SPILLWAY_SINK="forward", SPILLWAY_FORWARD_ADDRESS=f"tcp://127.0.0.1:{port}",
+                     SPILLWAY_STORAGE_PATH=str(storage))
+    if override:
+        drain_env.update(SPILLWAY_NAME="renamed", SPILLWAY_TAG="other")
+    with start_receiver(tmp_path, port, "events.jsonl"):
+        drained = run(["--drain"], env=base_env(**drain_env), timeout=60)
+    assert drained.returncode == 0, drained.stderr
+    events = read_events(tmp_path / "events.jsonl")
+    assert [e["record"]["log"] for e in events] == [b"one", b"two"]
+    for e in events:
+        if override:
+            assert e["tag"] == "other"
+            assert e["record"]["container_name"] == b"renamed"
+            assert "team" not in e["record"] and "container_id" not in e["record"]
+        else:
+            assert e["tag"] == "app.billing.c0ffee"
+            assert e["record"]["container_name"] == b"billing"
+            assert e["record"]["container_id"] == b"c0ffee"
+            assert e["record"]["team"] == b"payments" and e["record"]["REGION"] == b"eu-1"
+
+
+def test_a_planted_origin_link_is_replaced_not_followed(spillway, tmp_path):
+    storage = tmp_path / "storage"
+    storage.mkdir(mode=0o700)
+    target = tmp_path / "victim"
+    target.write_text("precious\n")
+    (storage / "origin.new").symlink_to(target)
+    result = run(["--", "echo", "x"], env=fs_env(tmp_path, free_port(), SPILLWAY_SHUTDOWN_TIMEOUT="200ms"))
+    assert result.returncode == 125
+    assert "origin.new is a symbolic link" in result.stderr.decode()
+    assert target.read_text() == "precious\n"

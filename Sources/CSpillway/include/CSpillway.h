@@ -69,6 +69,13 @@ void spw_seccomp_version(unsigned *major, unsigned *minor, unsigned *micro);
 /// in-memory export). C because Swift's Glibc module does not export memfd_create.
 int spw_memfd_cloexec(const char *name);
 
+/// Sets no_new_privs and installs a BPF seccomp program (`length` instructions) on the calling
+/// thread, or with `all_threads` on every thread of the process (SECCOMP_FILTER_FLAG_TSYNC).
+/// Returns 0, -1 with errno, or the id of a thread that could not be synchronised. Async-signal-
+/// safe: the forked child calls it before exec. C because seccomp(2) has no glibc wrapper and
+/// syscall(2) is variadic.
+long spw_seccomp_install(const void *filter, unsigned short length, int all_threads);
+
 // libseccomp itself, for SpillwaySystem's SeccompCompiler (none of its calls used is variadic).
 #include <seccomp.h>
 
