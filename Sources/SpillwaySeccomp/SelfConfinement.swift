@@ -31,6 +31,7 @@ public enum SelfConfinement {
         "tkill", "kill", "wait4", "waitid",
         // Time.
         "clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday", "time",
+        "restart_syscall",
         // Sockets: forward (tcp, unix, TLS), CloudWatch and credential endpoints, name resolution.
         "socket", "connect", "bind", "listen", "accept", "accept4", "getsockname", "getpeername",
         "getsockopt", "setsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg",
