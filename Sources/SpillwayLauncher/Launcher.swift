@@ -144,6 +144,7 @@ public enum Launcher {
     ) -> (Sink, Pipeline)? {
         let clock = SystemWallClock()
         do {
+            let settings = try configuration.pipelineSettings()
             let sink = try SinkFactory.make(configuration, diagnostics: diagnostics)
             let store: RecordStore
             do {
@@ -153,7 +154,7 @@ public enum Launcher {
                 throw error
             }
             let pipeline = Pipeline(
-                sink: sink, store: store, clock: clock, configuration: configuration.pipelineSettings,
+                sink: sink, store: store, clock: clock, configuration: settings,
                 diagnostics: diagnostics)
             return (sink, pipeline)
         } catch {
