@@ -12,7 +12,6 @@ extension Configuration {
 
     /// Delete a row when its feature lands.
     public static let notYetBuilt: [NotYetBuilt] = [
-        .init(variable: "SPILLWAY_MULTILINE_PATTERN", value: nil, feature: "multiline grouping"),
         .init(variable: "SPILLWAY_LOG_CONFIGURATION", value: nil, feature: "an ECS/Docker logConfiguration object"),
     ]
 

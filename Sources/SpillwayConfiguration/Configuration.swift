@@ -35,7 +35,9 @@ public struct Configuration: Sendable, Equatable {
     public var name: String
     public var containerID: String?
     public var maxLineSize: Int
-    public var multilinePattern: String?
+    /// What starts a multiline record; nil = every line is a record.
+    public var multiline: MultilineStart?
+    public var multilineFlushInterval: Duration
     public var flushInterval: Duration
     public var shutdownTimeout: Duration
     public var passthrough: Bool

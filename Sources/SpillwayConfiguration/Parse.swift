@@ -60,7 +60,7 @@ extension Configuration {
             sink: .console, mode: .blocking, maxBufferSize: 1 << 20, drop: .newest,
             storage: DiskBufferOptions(directory: ""),
             name: name, containerID: nil,
-            maxLineSize: 16 << 10, multilinePattern: nil,
+            maxLineSize: 16 << 10, multiline: nil, multilineFlushInterval: .seconds(1),
             flushInterval: .seconds(1), shutdownTimeout: .seconds(5),
             passthrough: false, signalGroup: false, subreaper: false,
             seccompProfile: nil, seccompSelf: false, labels: [], env: [], logLevel: .info, logConfiguration: nil,
@@ -77,6 +77,15 @@ extension Configuration {
         var c = draft.config
         func fail(_ name: String, _ expected: String) -> ConfigurationError {
             ConfigurationError(variable: name, value: env[name], expected: expected)
+        }
+
+        // Docker refuses awslogs-datetime-format with awslogs-multiline-pattern too.
+        if let format = draft.multilineDatetimeFormat {
+            if c.multiline != nil {
+                throw fail("SPILLWAY_MULTILINE_DATETIME_FORMAT",
+                           "unset while SPILLWAY_MULTILINE_PATTERN is set (one start rule: set one of the two)")
+            }
+            c.multiline = .datetimeFormat(format)
         }
 
         // Sink-dependent defaults and limits.
@@ -108,6 +117,7 @@ extension Configuration {
         // Durations: zero would spin or never wait; only the shutdown timeout may be zero.
         let positive: [(String, Duration)] = [
             ("SPILLWAY_FLUSH_INTERVAL", c.flushInterval),
+            ("SPILLWAY_MULTILINE_FLUSH_INTERVAL", c.multilineFlushInterval),
             ("SPILLWAY_FORWARD_ACK_TIMEOUT", c.forward.ackTimeout),
             ("SPILLWAY_FORWARD_CONNECT_TIMEOUT", c.forward.connectTimeout),
             ("SPILLWAY_FORWARD_WRITE_TIMEOUT", c.forward.writeTimeout),

@@ -16,6 +16,7 @@ struct Draft {
     var stream = Template.defaultStream
     var storagePath: Template?
     var envNames: [String] = []
+    var multilineDatetimeFormat: String?
 }
 
 struct Variable: Sendable {
@@ -116,9 +117,19 @@ extension Configuration {
                      d.maxLineSizeSet = true
                  }, effective: { formatSize($0.maxLineSize) }),
         Variable("SPILLWAY_MULTILINE_PATTERN", .general, default: "unset",
-                 "regex that starts a new record; other lines join the previous one",
-                 apply: { d, v throws(Expected) in d.config.multilinePattern = try Parse.nonEmpty(v, "a regular expression") },
-                 effective: { $0.multilinePattern }),
+                 "regex (RE2/awslogs syntax) that starts a new record; other lines join the previous one with \\n",
+                 apply: { d, v throws(Expected) in
+                     d.config.multiline = MultilineStart.pattern(try Parse.nonEmpty(v, "a regular expression"))
+                 }, effective: { if case .pattern(let p) = $0.multiline { p } else { nil } }),
+        Variable("SPILLWAY_MULTILINE_DATETIME_FORMAT", .general, default: "unset",
+                 "strftime format (%Y-%m-%d ...) whose match anywhere in a line starts a new record",
+                 apply: { d, v throws(Expected) in
+                     d.multilineDatetimeFormat = try Parse.nonEmpty(v, "an strftime format such as %Y-%m-%d %H:%M:%S")
+                 }, effective: { if case .datetimeFormat(let f) = $0.multiline { f } else { nil } }),
+        Variable("SPILLWAY_MULTILINE_FLUSH_INTERVAL", .general, default: "1s",
+                 "a held multiline record goes out after this long with no new line",
+                 apply: { d, v throws(Expected) in d.config.multilineFlushInterval = try Parse.duration(v) },
+                 effective: { formatDuration($0.multilineFlushInterval) }),
         Variable("SPILLWAY_FLUSH_INTERVAL", .general, default: "1s",
                  "longest a record waits before its batch is sent",
                  apply: { d, v throws(Expected) in d.config.flushInterval = try Parse.duration(v) },

@@ -88,14 +88,14 @@ public struct Framer {
         }
         return start
     }
+}
 
-    /// Moves a cut back over at most 3 continuation bytes so a character is not split.
-    private func utf8Boundary(_ storage: [UInt8], start: Int, proposed: Int) -> Int {
-        var cut = proposed
-        while cut > start, proposed - cut < 3, storage[cut] & 0xC0 == 0x80 { cut -= 1 }
-        if storage[cut] & 0xC0 == 0x80 || cut == start { return proposed }  // not UTF-8 here: cut anyway
-        return cut
-    }
+/// Moves a cut back over at most 3 continuation bytes so a character is not split.
+func utf8Boundary(_ storage: [UInt8], start: Int, proposed: Int) -> Int {
+    var cut = proposed
+    while cut > start, proposed - cut < 3, storage[cut] & 0xC0 == 0x80 { cut -= 1 }
+    if storage[cut] & 0xC0 == 0x80 || cut == start { return proposed }  // not UTF-8 here: cut anyway
+    return cut
 }
 
 /// Index of the next `\n` in `raw[from..<to]`, eight bytes at a time.

@@ -156,6 +156,7 @@ public enum Launcher {
     ) -> (Sink, Pipeline)? {
         let clock = SystemWallClock()
         do {
+            let settings = try configuration.pipelineSettings()
             let sink = try SinkFactory.make(configuration, diagnostics: diagnostics)
             let store: RecordStore
             do {
@@ -166,7 +167,7 @@ public enum Launcher {
                 throw error
             }
             let pipeline = Pipeline(
-                sink: sink, store: store, clock: clock, configuration: configuration.pipelineSettings,
+                sink: sink, store: store, clock: clock, configuration: settings,
                 diagnostics: diagnostics)
             return (sink, pipeline)
         } catch {

@@ -19,6 +19,9 @@ final class Pipeline: @unchecked Sendable {
     private var paused: [Bool] = [false, false]
     private var ended = 0
     private var records: [LogRecord] = []
+    /// Between the framers and `records` when multiline grouping is on.
+    private let multiline: MultilineStage?
+    private var framed: [LogRecord] = []
     private let passthrough: Bool
     private let flushInterval: Duration
     private let reportsProgress: Bool
@@ -32,10 +35,19 @@ final class Pipeline: @unchecked Sendable {
             sink: sink, store: store, scheduler: scheduler, clock: clock,
             flushInterval: configuration.flushInterval, diagnostics: diagnostics)
         framers = LogStream.allCases.map { Framer(stream: $0, maxLineSize: configuration.maxLineSize) }
+        let scheduler = scheduler
+        multiline = configuration.multiline.map { m in
+            MultilineStage(maxLineSize: configuration.maxLineSize, flushInterval: m.flushInterval,
+                           scheduler: scheduler, startsRecord: m.start.matches)
+        }
         passthrough = configuration.passthrough
         flushInterval = configuration.flushInterval
         reportsProgress = configuration.reportsProgress
         self.diagnostics = diagnostics
+        multiline?.onRelease = { [unowned self] stream, released in
+            records = released
+            if !offerRecords() { paused[Int(stream.rawValue)] = true }
+        }
         core.onRoom = { [unowned self] in
             for (i, reader) in readers.enumerated() where paused[i] {
                 paused[i] = false
@@ -114,6 +126,7 @@ final class Pipeline: @unchecked Sendable {
         var result = (stats: DeliveryStats(), stored: 0)
         queue.sync {
             progressTimer?.cancel()
+            multiline?.cancel()
             core.settle()
             result = (core.stats, store.isDurable ? store.storedRecords : 0)
             store.close()
@@ -127,7 +140,13 @@ final class Pipeline: @unchecked Sendable {
             try? own.writeAll(bytes)
         }
         records.removeAll(keepingCapacity: true)
-        framers[stream].frame(bytes, time: time, into: &records)
+        if let multiline {
+            framed.removeAll(keepingCapacity: true)
+            framers[stream].frame(bytes, time: time, into: &framed)
+            multiline.add(framed, stream: framers[stream].stream, into: &records)
+        } else {
+            framers[stream].frame(bytes, time: time, into: &records)
+        }
         let keepReading = offerRecords()
         if !keepReading { paused[stream] = true }
         return keepReading
@@ -147,7 +166,14 @@ final class Pipeline: @unchecked Sendable {
     private func streamEnded(_ stream: Int, error: SystemError?) {
         diagnostics.debug("stream \(stream) ended \(error.map { "\($0)" } ?? "")")
         records.removeAll(keepingCapacity: true)
-        framers[stream].finish(time: clock.now(), into: &records)
+        if let multiline {
+            framed.removeAll(keepingCapacity: true)
+            framers[stream].finish(time: clock.now(), into: &framed)
+            multiline.add(framed, stream: framers[stream].stream, into: &records)
+            multiline.finish(stream: framers[stream].stream, into: &records)
+        } else {
+            framers[stream].finish(time: clock.now(), into: &records)
+        }
         _ = offerRecords()
         ended += 1
         if ended == readers.count { core.finishInput() }
@@ -185,4 +211,10 @@ struct PipelineSettings {
     var passthrough: Bool
     /// `SPILLWAY_LOG_LEVEL=debug`: a progress line every second.
     var reportsProgress: Bool
+    var multiline: Multiline?
+
+    struct Multiline {
+        var start: PosixRegex
+        var flushInterval: Duration
+    }
 }

@@ -8,10 +8,26 @@ import SpillwaySeccomp
 import SpillwaySystem
 
 extension Configuration {
-    var pipelineSettings: PipelineSettings {
+    /// Throws a `ConfigurationError` naming the multiline variable whose regex does not compile.
+    func pipelineSettings() throws(ConfigurationError) -> PipelineSettings {
         PipelineSettings(
             maxLineSize: maxLineSize, flushInterval: flushInterval, passthrough: passthrough,
-            reportsProgress: logLevel == .debug)
+            reportsProgress: logLevel == .debug, multiline: try multilineSettings())
+    }
+
+    private func multilineSettings() throws(ConfigurationError) -> PipelineSettings.Multiline? {
+        guard let multiline else { return nil }
+        do {
+            return .init(start: try PosixRegex(multiline.regex), flushInterval: multilineFlushInterval)
+        } catch {
+            let (name, value) = switch multiline {
+            case .pattern(let p): ("SPILLWAY_MULTILINE_PATTERN", p)
+            case .datetimeFormat(let f): ("SPILLWAY_MULTILINE_DATETIME_FORMAT", f)
+            }
+            let converted = if case .datetimeFormat = multiline { " (as the regex \(multiline.regex))" } else { "" }
+            throw ConfigurationError(
+                variable: name, value: value, expected: "a valid regular expression\(converted): \(error.reason)")
+        }
     }
 }
 

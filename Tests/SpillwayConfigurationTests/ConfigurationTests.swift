@@ -16,7 +16,7 @@ import SpillwayForward
         #expect(c.containerID == nil)
         #expect(c.forward.tag == "spillway.myapp")
         #expect(c.maxLineSize == 16 * 1024)
-        #expect(c.multilinePattern == nil)
+        #expect(c.multiline == nil && c.multilineFlushInterval == .seconds(1))
         #expect(c.flushInterval == .seconds(1))
         #expect(c.shutdownTimeout == .seconds(5))
         #expect(!c.passthrough && !c.signalGroup && !c.subreaper)
@@ -149,11 +149,24 @@ import SpillwayForward
         ])
         #expect(c.containerID == "abc123")
         #expect(c.seccompProfile == "/etc/p.json")
-        #expect(c.multilinePattern == "^\\S")
+        #expect(c.multiline == .pattern("^\\S"))
         #expect(c.logConfiguration == #"{"logDriver":"awslogs"}"#)
         #expect(c.forward.sharedKey == "k" && c.forward.username == "u" && c.forward.password == "p")
         #expect(c.forward.selfHostname == "me")
         #expect(c.forward.tlsCAFile == "/ca.pem" && c.forward.tlsCertFile == "/c.pem" && c.forward.tlsKeyFile == "/k.pem")
+    }
+
+    @Test func multilineStartRulesAndFlushInterval() throws {
+        let c = try parse(["SPILLWAY_MULTILINE_DATETIME_FORMAT": "%H:%M", "SPILLWAY_MULTILINE_FLUSH_INTERVAL": "250ms"])
+        #expect(c.multiline == .datetimeFormat("%H:%M"))
+        #expect(c.multiline?.regex == "(?:[0,1][0-9]|2[0-3]):[0-5][0-9]")
+        #expect(c.multilineFlushInterval == .milliseconds(250))
+        let both = try #require(parseError(["SPILLWAY_MULTILINE_PATTERN": "^x", "SPILLWAY_MULTILINE_DATETIME_FORMAT": "%Y"]))
+        #expect(both.variable == "SPILLWAY_MULTILINE_DATETIME_FORMAT")
+        #expect(both.description.contains("SPILLWAY_MULTILINE_PATTERN"))
+        #expect(parseError(["SPILLWAY_MULTILINE_FLUSH_INTERVAL": "0"])?.variable == "SPILLWAY_MULTILINE_FLUSH_INTERVAL")
+        #expect(parseError(["SPILLWAY_MULTILINE_FLUSH_INTERVAL": "1x"])?.variable == "SPILLWAY_MULTILINE_FLUSH_INTERVAL")
+        #expect(parseError(["SPILLWAY_MULTILINE_DATETIME_FORMAT": ""])?.variable == "SPILLWAY_MULTILINE_DATETIME_FORMAT")
     }
 
     @Test func logConfigurationMustLookLikeAnObject() {
