@@ -14,7 +14,6 @@ extension Configuration {
     public static let notYetBuilt: [NotYetBuilt] = [
         .init(variable: "SPILLWAY_SECCOMP_SELF", value: "true", feature: "seccomp confinement of spillway itself"),
         .init(variable: "SPILLWAY_MULTILINE_PATTERN", value: nil, feature: "multiline grouping"),
-        .init(variable: "SPILLWAY_LOG_CONFIGURATION", value: nil, feature: "an ECS/Docker logConfiguration object"),
     ]
 
     /// The first setting of `c` this build cannot honour, if any. Rows with a value compare the
@@ -25,11 +24,12 @@ extension Configuration {
             if let value = row.value {
                 hit = variable(named: row.variable)?.effective(c) == value
             } else {
-                hit = environment[row.variable] != nil
+                hit = c.origins[row.variable] != nil  // set, or given by the logConfiguration
             }
             if hit {
                 return ConfigurationError(
-                    variable: row.variable, value: environment[row.variable],
+                    variable: row.variable + (environment[row.variable] == nil ? " (from \(c.origins[row.variable] ?? ""))" : ""),
+                    value: environment[row.variable],
                     expected: "\(row.feature) is not available in this build of spillway yet", kind: .unavailable
                 )
             }

@@ -30,7 +30,7 @@ extension Configuration {
             } else {
                 shown = value.map { ConfigurationError.escaped($0) } ?? v.unsetText
             }
-            lines.append("\(v.name)=\(shown)")
+            lines.append("\(v.name)=\(shown)  # \(origins[v.name] ?? "default")")
         }
         return lines.joined(separator: "\n")
     }

@@ -16,6 +16,7 @@ struct Draft {
     var stream = Template.defaultStream
     var storagePath: Template?
     var envNames: [String] = []
+    var cloudWatchRecordMessage = false
 }
 
 struct Variable: Sendable {
@@ -166,6 +167,10 @@ extension Configuration {
                      guard Parse.trimmed(v).hasPrefix("{") else { throw Expected("a JSON object such as {\"logDriver\":\"awslogs\",\"options\":{...}}") }
                      d.config.logConfiguration = v
                  }, effective: { $0.logConfiguration }),
+        Variable("SPILLWAY_LOG_CONFIGURATION_FILE", .general, default: "unset",
+                 "the same from a file: a logConfiguration, a container definition or a task definition",
+                 apply: { d, v throws(Expected) in d.config.logConfigurationFile = try Parse.nonEmpty(v, "a path to a JSON file") },
+                 effective: { $0.logConfigurationFile }),
 
         Variable("SPILLWAY_FORWARD_ADDRESS", .forward, default: "tcp://127.0.0.1:24224",
                  "tcp://host:port, tls://host:port or unix:///path; a comma-separated list fails over in order",
@@ -263,6 +268,18 @@ extension Configuration {
                      guard v == "json/emf" else { throw Expected("json/emf (or leave it unset)") }
                      d.config.cloudwatch.format = v
                  }, effective: { $0.cloudwatch.format }),
+        Variable("SPILLWAY_CLOUDWATCH_MESSAGE", .cloudwatch, default: "line",
+                 "line (the event is the line) or record (the record as a JSON object, as FireLens sends it)",
+                 apply: { d, v throws(Expected) in
+                     switch Parse.trimmed(v).lowercased() {
+                     case "line": d.cloudWatchRecordMessage = false
+                     case "record": d.cloudWatchRecordMessage = true
+                     default: throw Expected("line or record")
+                     }
+                 }, effective: { c in
+                     if case .record = c.cloudwatch.message { return "record" }
+                     return "line"
+                 }),
     ]
 
     static func variable(named name: String) -> Variable? {
