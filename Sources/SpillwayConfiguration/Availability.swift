@@ -29,7 +29,7 @@ extension Configuration {
             if hit {
                 return ConfigurationError(
                     variable: row.variable + (environment[row.variable] == nil ? " (from \(c.origins[row.variable] ?? ""))" : ""),
-                    value: environment[row.variable],
+                    value: environment[row.variable] ?? variable(named: row.variable)?.effective(c),
                     expected: "\(row.feature) is not available in this build of spillway yet", kind: .unavailable
                 )
             }

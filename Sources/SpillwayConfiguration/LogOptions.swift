@@ -187,7 +187,7 @@ enum LogOptions {
         for key in options.keys.sorted() {
             let value = options[key]!
             guard let row = rows.first(where: { $0.option == key && $0.drivers.contains(driver) }) else {
-                throw LogOptionError(option: key, value: nil, expected: "an option the \(driverName) log driver knows (unknown log opt)")
+                throw LogOptionError(option: key, value: value, expected: "an option the \(driverName) log driver knows (unknown log opt)")
             }
             guard let map = row.map else {
                 throw LogOptionError(option: key, value: value, expected: row.why)

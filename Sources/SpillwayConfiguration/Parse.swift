@@ -166,7 +166,9 @@ extension Configuration {
             ("SPILLWAY_CLOUDWATCH_STREAM", draft.stream),
         ]
         for (name, template) in templates where template.usesID && c.containerID == nil {
-            throw fail(name, "a template whose {id} has a value: set SPILLWAY_CONTAINER_ID or remove {id}")
+            // A stream prefix's task id: on ECS main reads it from the task metadata endpoint.
+            let ecs = c.origins[name]?.hasPrefix("logConfiguration") == true ? " (or ECS_CONTAINER_METADATA_URI_V4 for the task id)" : ""
+            throw fail(name, "a template whose {id} has a value: set SPILLWAY_CONTAINER_ID\(ecs) or remove {id}")
         }
         c.forward.tag = draft.tag.expand(name: c.name, id: c.containerID, hostname: hostname)
         c.cloudwatch.stream = draft.stream.expand(name: c.name, id: c.containerID, hostname: hostname)

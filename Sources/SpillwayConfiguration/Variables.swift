@@ -166,7 +166,11 @@ extension Configuration {
                  apply: { d, v throws(Expected) in
                      guard Parse.trimmed(v).hasPrefix("{") else { throw Expected("a JSON object such as {\"logDriver\":\"awslogs\",\"options\":{...}}") }
                      d.config.logConfiguration = v
-                 }, effective: { $0.logConfiguration }),
+                 }, effective: { c in
+                     // A FireLens forward output's Shared_Key is a secret: never printed.
+                     guard let text = c.logConfiguration, text.lowercased().contains("shared_key") else { return c.logConfiguration }
+                     return "(set, redacted: it holds a Shared_Key)"
+                 }),
         Variable("SPILLWAY_LOG_CONFIGURATION_FILE", .general, default: "unset",
                  "the same from a file: a logConfiguration, a container definition or a task definition",
                  apply: { d, v throws(Expected) in d.config.logConfigurationFile = try Parse.nonEmpty(v, "a path to a JSON file") },

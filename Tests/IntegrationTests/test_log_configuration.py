@@ -167,3 +167,16 @@ def test_bad_options_exit_125_naming_the_option(spillway, options, named):
     result = run(["--", "true"], env=aws_free_env(SPILLWAY_LOG_CONFIGURATION=json.dumps(config), AWS_REGION="eu-west-1"))
     assert result.returncode == 125
     assert named in result.stderr.decode()
+
+
+def test_an_unreachable_task_metadata_endpoint_is_125_naming_it(spillway):
+    with TaskMetadata() as metadata:
+        missing = run(["--", "true"], timeout=30, env=aws_free_env(
+            SPILLWAY_LOG_CONFIGURATION=json.dumps(AWSLOGS), ECS_CONTAINER_METADATA_URI_V4=metadata.uri + "x"))
+        assert missing.returncode == 125 and b"HTTP 404" in missing.stderr
+        uri = metadata.uri
+    # Now nothing listens there.
+    env = aws_free_env(SPILLWAY_LOG_CONFIGURATION=json.dumps(AWSLOGS), ECS_CONTAINER_METADATA_URI_V4=uri)
+    result = run(["--", "true"], env=env, timeout=30)
+    assert result.returncode == 125
+    assert b"ECS_CONTAINER_METADATA_URI_V4" in result.stderr

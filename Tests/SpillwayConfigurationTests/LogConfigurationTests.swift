@@ -133,6 +133,7 @@ private let group = ["awslogs-group": "g", "awslogs-region": "eu-west-1"]
                                                 "tls.verify": "off", "Shared_Key": "k"])
         #expect(c.sink == .forward && c.forward.endpoints == [.tls(host: "127.0.0.1", port: 24225)])
         #expect(!c.forward.tlsVerify && c.forward.sharedKey == "k")
+        #expect(!c.redactedDescription().contains("\"k\""))
     }
 }
 
