@@ -134,6 +134,13 @@ enum LogOptions {
             guard v == "log" else { throw Expected("log (the line itself), or no log_key for the whole record as JSON") }
             c.set("SPILLWAY_CLOUDWATCH_MESSAGE", "line")
         }),
+        Row("log_format", [.firelensCloudWatch], to("SPILLWAY_CLOUDWATCH_FORMAT")),
+        Row("retry_limit", firelens, { v, _ throws(Expected) in
+            let lower = Parse.trimmed(v).lowercased()
+            guard lower == "false" || lower == "no_limits" || (Parse.integer(v) ?? -1) >= 0 else {
+                throw Expected("a number, False or no_limits")
+            }
+        }),
         Row("host", [.firelensForward], { _, _ throws(Expected) in }),
         Row("port", [.firelensForward], { _, _ throws(Expected) in }),
         Row("tls", [.firelensForward], { v, _ throws(Expected) in _ = try fluentBitBool(v) }),

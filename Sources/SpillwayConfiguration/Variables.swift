@@ -162,7 +162,7 @@ extension Configuration {
                      d.config.logLevel = try Parse.choice(v, DiagnosticLevel.self, aliases: ["warn": .warning], aliasText: " (alias warn)")
                  }, effective: { $0.logLevel.rawValue }),
         Variable("SPILLWAY_LOG_CONFIGURATION", .general, default: "unset",
-                 "an ECS/Docker logConfiguration JSON object instead of the variables above",
+                 "an ECS/Docker logConfiguration JSON object, mapped onto these variables (those set beside it win)",
                  apply: { d, v throws(Expected) in
                      guard Parse.trimmed(v).hasPrefix("{") else { throw Expected("a JSON object such as {\"logDriver\":\"awslogs\",\"options\":{...}}") }
                      d.config.logConfiguration = v

@@ -117,10 +117,11 @@ private let group = ["awslogs-group": "g", "awslogs-region": "eu-west-1"]
 
     @Test func firelensCloudWatchSendsTheRecordUnlessLogKeyIsLog() throws {
         let options = ["Name": "CloudWatch", "region": "eu-west-1", "log_group_name": "g", "auto_create_group": "On",
-                       "log_stream_name": "s", "log_retention_days": "7", "endpoint": "logs.example"]
+                       "log_stream_name": "s", "log_retention_days": "7", "endpoint": "logs.example",
+                       "log_format": "json/emf", "Retry_Limit": "2"]
         let c = try withOptions("awsfirelens", options)
         #expect(c.sink == .cloudwatch && c.cloudwatch.createGroup && c.cloudwatch.retentionDays == 7)
-        #expect(c.cloudwatch.endpoint == "https://logs.example")
+        #expect(c.cloudwatch.endpoint == "https://logs.example" && c.cloudwatch.format == "json/emf")
         #expect(c.cloudwatch.message == .record(c.recordFields))
         let raw = try withOptions("awsfirelens", options.merging(["log_key": "log"]) { a, _ in a })
         #expect(raw.cloudwatch.message == .line)
