@@ -68,6 +68,13 @@ enum LogOptions {
         Row("storage-limit", everyDriver, to("SPILLWAY_STORAGE_LIMIT")),
         Row("storage-full", everyDriver, to("SPILLWAY_STORAGE_FULL")),
         Row("storage-sync", everyDriver, to("SPILLWAY_STORAGE_SYNC")),
+        // Docker's dual-logging cache serves `docker logs`; spillway keeps no local copy to cache.
+        Row("cache-disabled", everyDriver, { v, _ throws(Expected) in _ = try Parse.bool(v) }),
+        Row("cache-max-size", everyDriver, { v, _ throws(Expected) in _ = try Parse.size(v) }),
+        Row("cache-max-file", everyDriver, { v, _ throws(Expected) in
+            guard let n = Parse.integer(v), n > 0 else { throw Expected("a positive whole number") }
+        }),
+        Row("cache-compress", everyDriver, { v, _ throws(Expected) in _ = try Parse.bool(v) }),
 
         // awslogs (moby daemon/logger/awslogs) and the ECS agent's awslogs-stream-prefix.
         Row("awslogs-group", [.awslogs], to("SPILLWAY_CLOUDWATCH_GROUP")),
@@ -103,8 +110,14 @@ enum LogOptions {
         Row("env-regex", [.fluentd], refused: "env (a list of names)"),
         Row("fluentd-async", [.fluentd], { v, _ throws(Expected) in _ = try Parse.bool(v) }),
         Row("fluentd-async-connect", [.fluentd], { v, _ throws(Expected) in _ = try Parse.bool(v) }),
-        Row("fluentd-async-reconnect-interval", [.fluentd], { v, _ throws(Expected) in _ = try Parse.duration(v) }),
-        Row("fluentd-buffer-limit", [.fluentd], to("SPILLWAY_MAX_BUFFER_SIZE")),
+        Row("fluentd-async-reconnect-interval", [.fluentd], { v, _ throws(Expected) in
+            let d = try Parse.duration(v)
+            guard d == .zero || (Duration.milliseconds(100)...Duration.seconds(10)).contains(d) else {
+                throw Expected("a duration from 100ms to 10s (Docker's range)")
+            }
+        }),
+        // A count of pending messages in fluent-logger-golang; spillway's bound is max-buffer-size, in bytes.
+        Row("fluentd-buffer-limit", [.fluentd], { v, _ throws(Expected) in _ = try Parse.size(v) }),
         Row("fluentd-retry-wait", [.fluentd], { v, _ throws(Expected) in _ = try Parse.duration(v) }),
         Row("fluentd-max-retries", [.fluentd], { v, _ throws(Expected) in
             guard let n = Parse.integer(v), n >= 0 else { throw Expected("a whole number") }

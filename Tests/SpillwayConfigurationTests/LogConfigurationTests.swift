@@ -62,6 +62,8 @@ private let group = ["awslogs-group": "g", "awslogs-region": "eu-west-1"]
             ("awslogs", group.merging(["mode": "sometimes"]) { a, _ in a }, "option mode"),
             ("fluentd", ["fluentd-address": "tcp://h/x"], "fluentd-address"),
             ("fluentd", ["fluentd-retry-wait": "soon"], "fluentd-retry-wait"),
+            ("fluentd", ["fluentd-async-reconnect-interval": "20s"], "fluentd-async-reconnect-interval"),
+            ("fluentd", ["cache-max-file": "0"], "cache-max-file"),
             ("fluentd", ["tag": "{{.ImageName}}"], "option tag"),
             ("awsfirelens", ["Name": "s3"], "option Name"),
             ("awsfirelens", ["Name": "forward", "Port": "99999"], "option Port"),
@@ -101,7 +103,9 @@ private let group = ["awslogs-group": "g", "awslogs-region": "eu-west-1"]
             "fluentd-address": "fluentd.local", "tag": "docker.{{.Name}}.{{ .ID }}", "env": "HOME",
             "fluentd-async": "true", "fluentd-max-retries": "3", "fluentd-sub-second-precision": "false",
             "fluentd-request-ack": "false", "fluentd-write-timeout": "3s", "fluentd-read-timeout": "4s",
-            "fluentd-buffer-limit": "2m", "fluentd-retry-wait": "1s", "fluentd-async-reconnect-interval": "2s",
+            "fluentd-buffer-limit": "1024", "fluentd-retry-wait": "1s", "fluentd-async-reconnect-interval": "2s",
+            "max-buffer-size": "2m", "cache-disabled": "false", "cache-max-size": "10m", "cache-max-file": "2",
+            "cache-compress": "true",
         ], env: ["SPILLWAY_CONTAINER_ID": "cid", "HOME": "/root"])
         #expect(c.sink == .forward)
         #expect(c.forward.endpoints == [.tcp(host: "fluentd.local", port: 24224)])
