@@ -97,8 +97,16 @@ enum LogOptions {
             guard let n = Parse.integer(v), n > 0 else { throw Expected("a positive whole number of seconds") }
             c.set("SPILLWAY_FLUSH_INTERVAL", "\(n)s")
         }),
-        Row("awslogs-max-buffered-events", [.awslogs],
-            refused: "max-buffer-size instead: spillway bounds its buffer in bytes, not events"),
+        // A count of events in Docker; spillway's bound is max-buffer-size, in bytes.
+        Row("awslogs-max-buffered-events", [.awslogs], { v, _ throws(Expected) in
+            guard let n = Parse.integer(v), n > 0 else { throw Expected("a positive whole number") }
+        }),
+        Row("awslogs-datetime-as-event-time", [.awslogs], { v, _ throws(Expected) in
+            guard try !Parse.bool(v) else {
+                throw Expected("false: spillway stamps each record with the time it read the line, not a time parsed from it")
+            }
+        }),
+        Row("awslogs-datetime-timezone", [.awslogs], refused: "nothing: it needs awslogs-datetime-as-event-time, which spillway does not do"),
         Row("tag", [.awslogs], { v, c throws(Expected) in c.set("SPILLWAY_CLOUDWATCH_STREAM", try goTemplate(v)) }),
 
         // fluentd (moby daemon/logger/fluentd).

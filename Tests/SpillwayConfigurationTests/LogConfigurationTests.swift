@@ -32,6 +32,7 @@ private let group = ["awslogs-group": "g", "awslogs-region": "eu-west-1"]
             "awslogs-create-group": "true", "awslogs-create-stream": "false", "awslogs-stream": "s{x}",
             "awslogs-endpoint": "http://127.0.0.1:5000", "awslogs-format": "json/emf",
             "awslogs-force-flush-interval-seconds": "7", "mode": "non-blocking", "max-buffer-size": "1.5m",
+            "awslogs-max-buffered-events": "4096", "awslogs-datetime-as-event-time": "false",
         ]) { a, _ in a })
         #expect(c.sink == .cloudwatch && c.mode == .nonBlocking)
         #expect(c.cloudwatch.group == "g" && c.cloudwatch.region == "eu-west-1")
@@ -58,6 +59,8 @@ private let group = ["awslogs-group": "g", "awslogs-region": "eu-west-1"]
             ("awslogs", group.merging(["awslogs-create-group": "maybe"]) { a, _ in a }, "awslogs-create-group"),
             ("awslogs", group.merging(["awslogs-force-flush-interval-seconds": "0"]) { a, _ in a }, "awslogs-force-flush-interval-seconds"),
             ("awslogs", group.merging(["awslogs-format": "xml"]) { a, _ in a }, "awslogs-format"),
+            ("awslogs", group.merging(["awslogs-max-buffered-events": "0"]) { a, _ in a }, "awslogs-max-buffered-events"),
+            ("awslogs", group.merging(["awslogs-datetime-as-event-time": "true"]) { a, _ in a }, "awslogs-datetime-as-event-time"),
             ("awslogs", ["awslogs-group": "bad group!"], "awslogs-group"),
             ("awslogs", group.merging(["mode": "sometimes"]) { a, _ in a }, "option mode"),
             ("fluentd", ["fluentd-address": "tcp://h/x"], "fluentd-address"),
@@ -77,7 +80,7 @@ private let group = ["awslogs-group": "g", "awslogs-region": "eu-west-1"]
 
     @Test func unknownAndRefusedOptionsAre125NamingThem() {
         for (driver, option) in [("awslogs", "awslogs-colour"), ("awslogs", "fluentd-address"), ("fluentd", "awslogs-group"),
-                                 ("awslogs", "awslogs-max-buffered-events"), ("awslogs", "awslogs-credentials-endpoint"),
+                                 ("awslogs", "awslogs-datetime-timezone"), ("awslogs", "awslogs-credentials-endpoint"),
                                  ("fluentd", "labels-regex"), ("fluentd", "env-regex")] {
             var options = driver == "awslogs" ? group : [:]
             options[option] = "x"
