@@ -43,6 +43,7 @@ public final class CloudWatchClient: EventLoopSinkClient, @unchecked Sendable {
         self.options = options
         self.clock = clock
         self.diagnostics = diagnostics
+        if case .record(let fields) = options.message { planner.recordEncoder = ConsoleEncoder(fields: fields) }
     }
 
     private var streamName: String { "\(options.group):\(options.stream)" }

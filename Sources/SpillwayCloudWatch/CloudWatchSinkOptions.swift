@@ -1,7 +1,16 @@
+import SpillwayCore
+
 /// Settings of the CloudWatch Logs sink (SPILLWAY_CLOUDWATCH_* in README). `environment` is the
 /// process environment as a dictionary: the credential chain and the region/endpoint fallbacks
 /// read the standard `AWS_*` variables from it (this module never calls getenv).
 public struct CloudWatchSinkOptions: Sendable, Equatable {
+    /// What an event's message is: the line, or the whole record as a JSON object (what a
+    /// FireLens Fluent Bit sidecar sends without log_key).
+    public enum MessageFormat: Sendable, Equatable {
+        case line
+        case record(RecordFields)
+    }
+
     /// SPILLWAY_CLOUDWATCH_GROUP.
     public var group: String
     /// SPILLWAY_CLOUDWATCH_STREAM, already template-expanded.
@@ -19,6 +28,8 @@ public struct CloudWatchSinkOptions: Sendable, Equatable {
     public var endpoint: String?
     /// SPILLWAY_CLOUDWATCH_FORMAT: "json/emf" sends `x-amzn-logs-format: json/emf`.
     public var format: String?
+    /// SPILLWAY_CLOUDWATCH_MESSAGE.
+    public var message: MessageFormat = .line
     /// The process environment's AWS_* variables (credentials, region, endpoints, AWS_CA_BUNDLE)
     /// and HOME (the shared credential files).
     public var environment: [String: String]

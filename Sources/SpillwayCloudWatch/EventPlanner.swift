@@ -43,6 +43,8 @@ struct EventPlanner: Sendable {
     var maxAgeMilliseconds: Int64 = 14 * 86_400_000
     var maxAheadMilliseconds: Int64 = 2 * 3_600_000
     var marginMilliseconds: Int64 = 60_000
+    /// Set: each message is the record as a JSON object (the console sink's encoding) rather than its line.
+    var recordEncoder: ConsoleEncoder?
 
     static let emptyReason = DropReason.emptyLine
     static let tooOldReason = DropReason.rejected("too old")
@@ -56,6 +58,7 @@ struct EventPlanner: Sendable {
         let nowMS = Self.milliseconds(now)
         var sorted = true
         var last = Int64.min
+        var seconds = ConsoleEncoder.SecondCache()
         // By index: copying each LogRecord out of the array costs a retain/release pair per field.
         for index in records.indices {
             if records[index].line.isEmpty {
@@ -71,7 +74,11 @@ struct EventPlanner: Sendable {
                 plan.rejected[index] = Self.tooNewReason
                 continue
             }
-            let message = UTF8Text.valid(records[index].line)
+            let message = recordEncoder.map { encoder in
+                var json: [UInt8] = []
+                encoder.encode(records[index], into: &json, cache: &seconds)
+                return json.dropLast()  // the JSON line's newline
+            } ?? UTF8Text.valid(records[index].line)
             var start = message.startIndex
             while start < message.endIndex {
                 let piece = message[start...]

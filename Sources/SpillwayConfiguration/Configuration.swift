@@ -50,8 +50,13 @@ public struct Configuration: Sendable, Equatable {
     /// Names from SPILLWAY_ENV with their values; names missing from the environment are skipped.
     public var env: [RecordFields.Field]
     public var logLevel: DiagnosticLevel
-    /// Raw JSON; interpreted by a later stage.
+    /// SPILLWAY_LOG_CONFIGURATION as given (its options are read into the variables beside it).
     public var logConfiguration: String?
+    /// SPILLWAY_LOG_CONFIGURATION_FILE's path.
+    public var logConfigurationFile: String?
+    /// Where each SPILLWAY_* value came from, when not the default: "environment" or
+    /// "logConfiguration option awslogs-group" (shown by --check-config).
+    public var origins: [String: String]
     /// The forward sink's options; its tag and record fields are resolved from the variables above.
     public var forward: ForwardSinkOptions
     /// The CloudWatch sink's options, with the AWS environment fallbacks resolved.

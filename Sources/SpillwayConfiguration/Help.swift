@@ -8,9 +8,6 @@ extension Configuration {
             out += "\n\(section.rawValue):\n"
             for v in variables where v.section == section {
                 out += "  \(v.name) [\(v.defaultText)]\n      \(v.meaning)\n"
-                if let missing = notYetBuilt.first(where: { $0.variable == v.name }) {
-                    out += "      NOT IN THIS BUILD: \(missing.feature) (setting it\(missing.value.map { " to \($0)" } ?? "") exits 125)\n"
-                }
             }
         }
         out += "\nSizes as Docker writes them: a number, then k, m, g, t or p, optional i and b (binary: 1m = 1 MiB\n"
@@ -30,7 +27,7 @@ extension Configuration {
             } else {
                 shown = value.map { ConfigurationError.escaped($0) } ?? v.unsetText
             }
-            lines.append("\(v.name)=\(shown)")
+            lines.append("\(v.name)=\(shown)  # \(origins[v.name] ?? "default")")
         }
         return lines.joined(separator: "\n")
     }

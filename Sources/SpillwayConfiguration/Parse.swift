@@ -16,29 +16,37 @@ extension Configuration {
     /// Per-variable errors come from the first bad variable in sorted key order; cross-field
     /// rules run afterwards in a fixed order, so the same environment always gives the same line.
     public static func parse(
-        environment: [String: String], command: [String], hostname: String, for purpose: Purpose = .run
+        environment: [String: String], command: [String], hostname: String, for purpose: Purpose = .run,
+        logConfiguration inputs: LogConfigurationInputs = LogConfigurationInputs()
     ) throws(ConfigurationError) -> Configuration {
-        let configuration = try read(environment: environment, command: command, hostname: hostname, for: purpose)
-        if let refusal = unavailable(configuration, environment: environment) { throw refusal }
-        return configuration
+        try read(environment: environment, command: command, hostname: hostname, for: purpose, logConfiguration: inputs)
     }
 
-    /// `parse` short of refusing what this build does not have: every value is read and checked.
+    /// `parse`'s body, internal so that the tests share one entry with it.
     static func read(
-        environment: [String: String], command: [String], hostname: String, for purpose: Purpose = .run
+        environment real: [String: String], command: [String], hostname: String, for purpose: Purpose = .run,
+        logConfiguration inputs: LogConfigurationInputs = LogConfigurationInputs()
     ) throws(ConfigurationError) -> Configuration {
-        var draft = Draft(config: defaults(command: command, hostname: hostname, environment: environment))
+        // The logConfiguration's variables lie beneath the environment's: a variable set wins.
+        let layer = try logConfigurationLayer(environment: real, inputs: inputs)
+        let environment = real.merging(layer?.values ?? [:]) { set, _ in set }
+        var draft = Draft(config: defaults(command: command, hostname: hostname, environment: real))
 
         for key in environment.keys.sorted() where key.hasPrefix("SPILLWAY_") {
             let value = environment[key]!
+            let option = real[key] == nil ? layer.flatMap { l in l.options[key].map { "\(l.variable) option \($0)" } } : nil
             guard let variable = variable(named: key) else {
+                // A layer key no variable has would be a bug of the mapping table: reported as unknown.
                 throw ConfigurationError(variable: key, value: nil, expected: suggestion(for: key), kind: .unknownVariable)
             }
             do {
                 try variable.apply(&draft, value)
             } catch {
-                throw ConfigurationError(variable: key, value: value, expected: error.text)
+                throw ConfigurationError(variable: option ?? key, value: value, expected: error.text)
             }
+        }
+        for key in environment.keys where key.hasPrefix("SPILLWAY_") {
+            draft.config.origins[key] = real[key] != nil ? "environment" : layer?.origins[key]
         }
         if purpose == .drain {
             // The backlog is filesystem mode's; any other mode is a mistake worth naming.
@@ -63,7 +71,8 @@ extension Configuration {
             maxLineSize: 16 << 10, multiline: nil, multilineFlushInterval: .seconds(1),
             flushInterval: .seconds(1), shutdownTimeout: .seconds(5),
             passthrough: false, signalGroup: false, subreaper: false,
-            seccompProfile: nil, seccompSelf: false, labels: [], env: [], logLevel: .info, logConfiguration: nil,
+            seccompProfile: nil, seccompSelf: false, labels: [], env: [], logLevel: .info,
+            logConfiguration: nil, logConfigurationFile: nil, origins: [:],
             forward: ForwardSinkOptions(tag: "", fields: RecordFields(containerName: name), selfHostname: hostname),
             cloudwatch: CloudWatchSinkOptions(
                 group: "", stream: "", environment: environment.filter { $0.key.hasPrefix("AWS_") || $0.key == "HOME" })
@@ -76,7 +85,9 @@ extension Configuration {
     ) throws(ConfigurationError) -> Configuration {
         var c = draft.config
         func fail(_ name: String, _ expected: String) -> ConfigurationError {
-            ConfigurationError(variable: name, value: env[name], expected: expected)
+            // A value the logConfiguration gave is reported against its option.
+            let origin = c.origins[name].flatMap { $0.hasPrefix("logConfiguration") ? " (from \($0))" : nil } ?? ""
+            return ConfigurationError(variable: name + origin, value: env[name], expected: expected)
         }
 
         // Docker refuses awslogs-datetime-format with awslogs-multiline-pattern too.
@@ -158,7 +169,9 @@ extension Configuration {
             ("SPILLWAY_CLOUDWATCH_STREAM", draft.stream),
         ]
         for (name, template) in templates where template.usesID && c.containerID == nil {
-            throw fail(name, "a template whose {id} has a value: set SPILLWAY_CONTAINER_ID or remove {id}")
+            // A stream prefix's task id: on ECS main reads it from the task metadata endpoint.
+            let ecs = c.origins[name]?.hasPrefix("logConfiguration") == true ? " (or ECS_CONTAINER_METADATA_URI_V4 for the task id)" : ""
+            throw fail(name, "a template whose {id} has a value: set SPILLWAY_CONTAINER_ID\(ecs) or remove {id}")
         }
         c.forward.tag = draft.tag.expand(name: c.name, id: c.containerID, hostname: hostname)
         c.cloudwatch.stream = draft.stream.expand(name: c.name, id: c.containerID, hostname: hostname)
@@ -186,6 +199,7 @@ extension Configuration {
         }
         c.env = fields
         c.forward.fields = c.recordFields
+        if draft.cloudWatchRecordMessage { c.cloudwatch.message = .record(c.recordFields) }
 
         // AWS fallbacks, as the AWS SDKs read them; a bad one matters only to the cloudwatch sink.
         do {

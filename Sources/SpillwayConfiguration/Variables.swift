@@ -17,6 +17,7 @@ struct Draft {
     var storagePath: Template?
     var envNames: [String] = []
     var multilineDatetimeFormat: String?
+    var cloudWatchRecordMessage = false
 }
 
 struct Variable: Sendable {
@@ -172,11 +173,19 @@ extension Configuration {
                      d.config.logLevel = try Parse.choice(v, DiagnosticLevel.self, aliases: ["warn": .warning], aliasText: " (alias warn)")
                  }, effective: { $0.logLevel.rawValue }),
         Variable("SPILLWAY_LOG_CONFIGURATION", .general, default: "unset",
-                 "an ECS/Docker logConfiguration JSON object instead of the variables above",
+                 "an ECS/Docker logConfiguration JSON object, mapped onto these variables (those set beside it win)",
                  apply: { d, v throws(Expected) in
                      guard Parse.trimmed(v).hasPrefix("{") else { throw Expected("a JSON object such as {\"logDriver\":\"awslogs\",\"options\":{...}}") }
                      d.config.logConfiguration = v
-                 }, effective: { $0.logConfiguration }),
+                 }, effective: { c in
+                     // A FireLens forward output's Shared_Key is a secret: never printed.
+                     guard let text = c.logConfiguration, text.lowercased().contains("shared_key") else { return c.logConfiguration }
+                     return "(set, redacted: it holds a Shared_Key)"
+                 }),
+        Variable("SPILLWAY_LOG_CONFIGURATION_FILE", .general, default: "unset",
+                 "the same from a file: a logConfiguration, a container definition or a task definition",
+                 apply: { d, v throws(Expected) in d.config.logConfigurationFile = try Parse.nonEmpty(v, "a path to a JSON file") },
+                 effective: { $0.logConfigurationFile }),
 
         Variable("SPILLWAY_FORWARD_ADDRESS", .forward, default: "tcp://127.0.0.1:24224",
                  "tcp://host:port, tls://host:port or unix:///path; a comma-separated list fails over in order",
@@ -274,6 +283,18 @@ extension Configuration {
                      guard v == "json/emf" else { throw Expected("json/emf (or leave it unset)") }
                      d.config.cloudwatch.format = v
                  }, effective: { $0.cloudwatch.format }),
+        Variable("SPILLWAY_CLOUDWATCH_MESSAGE", .cloudwatch, default: "line",
+                 "line (the event is the line) or record (the record as a JSON object, as FireLens sends it)",
+                 apply: { d, v throws(Expected) in
+                     switch Parse.trimmed(v).lowercased() {
+                     case "line": d.cloudWatchRecordMessage = false
+                     case "record": d.cloudWatchRecordMessage = true
+                     default: throw Expected("line or record")
+                     }
+                 }, effective: { c in
+                     if case .record = c.cloudwatch.message { return "record" }
+                     return "line"
+                 }),
     ]
 
     static func variable(named name: String) -> Variable? {

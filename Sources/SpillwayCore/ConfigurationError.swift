@@ -8,8 +8,6 @@ public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
         case invalid
         /// A `SPILLWAY_*` name spillway does not know; `expected` holds the hint.
         case unknownVariable
-        /// A recognised feature this build does not have yet; `expected` holds the explanation.
-        case unavailable
         /// The value is well-formed but what it names cannot be used; `expected` holds why.
         case unusable
     }
@@ -47,8 +45,6 @@ public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
         switch kind {
         case .unknownVariable:
             return "\(variable): unknown variable; \(expected)"
-        case .unavailable:
-            return "\(subject): \(expected)"
         case .unusable:
             return "\(variable): \(expected)"
         case .invalid:

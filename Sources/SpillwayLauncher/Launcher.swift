@@ -1,4 +1,5 @@
 import Dispatch
+import SpillwayCloudWatch
 import SpillwayConfiguration
 import SpillwayCore
 import SpillwayDiskBuffer
@@ -57,11 +58,31 @@ public enum Launcher {
     ) -> Configuration? {
         do {
             return try Configuration.parse(
-                environment: environment, command: command, hostname: CurrentProcess.hostname(), for: purpose)
+                environment: environment, command: command, hostname: CurrentProcess.hostname(), for: purpose,
+                logConfiguration: try logConfigurationInputs(environment))
         } catch {
             StandardErrorDiagnostics.write("spillway: \(error)")
             return nil
         }
+    }
+
+    /// What parsing a logConfiguration needs from outside: the file's text and, on ECS when a
+    /// stream prefix names the task, the task id from the task metadata endpoint.
+    static func logConfigurationInputs(_ environment: [String: String]) throws(ConfigurationError) -> LogConfigurationInputs {
+        var inputs = LogConfigurationInputs()
+        if let path = environment["SPILLWAY_LOG_CONFIGURATION_FILE"], !path.isEmpty {
+            do {
+                inputs.fileContents = String(decoding: try readSmallFile(path, limit: 4 << 20), as: UTF8.self)
+            } catch {
+                throw ConfigurationError(variable: "SPILLWAY_LOG_CONFIGURATION_FILE", message: "\(path): \(error)")
+            }
+        }
+        let text = environment["SPILLWAY_LOG_CONFIGURATION"] ?? inputs.fileContents ?? ""
+        if let uri = environment["ECS_CONTAINER_METADATA_URI_V4"], !uri.isEmpty,
+           text.contains("awslogs-stream-prefix") || text.lowercased().contains("log_stream_prefix") {
+            inputs.ecsTaskID = try ECSTaskMetadata.taskID(uri: uri).get()
+        }
+        return inputs
     }
 
     /// `--check-config`: every check a start runs short of spawning the workload — the sink set up

@@ -66,6 +66,8 @@ def test_ecs_task_definition_environment_is_accepted(spillway, path, host):
     (app,) = [c for c in task["containerDefinitions"] if c["name"] == "app"]
     env = {e["name"]: e["value"] for e in app["environment"]}
     env["AWS_REGION"] = "us-east-1"  # ECS sets it in every container of a Fargate task
+    if "awslogs-stream-prefix" in env.get("SPILLWAY_LOG_CONFIGURATION", ""):
+        env["SPILLWAY_CONTAINER_ID"] = "task-id"  # on ECS the task metadata endpoint gives it
     result = run(["--check-config", "--", *app["command"]], env=base_env(**host(env)))
     assert result.returncode == 0, result.stderr.decode()
 

@@ -14,6 +14,16 @@ import Testing
         #expect(plan.rejected.isEmpty)
     }
 
+    @Test func recordMessagesAreTheRecordAsJSON() throws {
+        var json = EventPlanner()
+        json.recordEncoder = ConsoleEncoder(fields: RecordFields(containerName: "app"))
+        let plan = json.plan([record("he said \"hi\"", .stderr), record("")], now: now)
+        let message = try JSONValue.parse(Array(plan.messages(0)[0].utf8))
+        #expect(message["log"]?.string == "he said \"hi\"")
+        #expect(message["source"]?.string == "stderr" && message["container_name"]?.string == "app")
+        #expect(plan.rejected[1] == EventPlanner.emptyReason)
+    }
+
     @Test func atMostTenThousandEventsPerRequest() {
         let records = (0..<20_001).map { record("\($0)") }
         let plan = planner.plan(records, now: now)

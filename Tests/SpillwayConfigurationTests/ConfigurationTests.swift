@@ -142,7 +142,7 @@ import SpillwayForward
     @Test func stringVariables() throws {
         let c = try parse([
             "SPILLWAY_CONTAINER_ID": "abc123", "SPILLWAY_SECCOMP_PROFILE": "/etc/p.json",
-            "SPILLWAY_MULTILINE_PATTERN": "^\\S", "SPILLWAY_LOG_CONFIGURATION": #"{"logDriver":"awslogs"}"#,
+            "SPILLWAY_MULTILINE_PATTERN": "^\\S", "SPILLWAY_LOG_CONFIGURATION": #"{"logDriver":"fluentd"}"#,
             "SPILLWAY_FORWARD_SHARED_KEY": "k", "SPILLWAY_FORWARD_USERNAME": "u", "SPILLWAY_FORWARD_PASSWORD": "p",
             "SPILLWAY_FORWARD_SELF_HOSTNAME": "me", "SPILLWAY_FORWARD_TLS_CA": "/ca.pem",
             "SPILLWAY_FORWARD_TLS_CERT": "/c.pem", "SPILLWAY_FORWARD_TLS_KEY": "/k.pem",
@@ -150,7 +150,7 @@ import SpillwayForward
         #expect(c.containerID == "abc123")
         #expect(c.seccompProfile == "/etc/p.json")
         #expect(c.multiline == .pattern("^\\S"))
-        #expect(c.logConfiguration == #"{"logDriver":"awslogs"}"#)
+        #expect(c.logConfiguration == #"{"logDriver":"fluentd"}"#)
         #expect(c.forward.sharedKey == "k" && c.forward.username == "u" && c.forward.password == "p")
         #expect(c.forward.selfHostname == "me")
         #expect(c.forward.tlsCAFile == "/ca.pem" && c.forward.tlsCertFile == "/c.pem" && c.forward.tlsKeyFile == "/k.pem")

@@ -87,48 +87,13 @@ import SpillwayForward
     }
 }
 
-@Suite struct AvailabilityTests {
-    func refusal(_ env: [String: String]) throws -> ConfigurationError? {
-        Configuration.unavailable(try parse(env), environment: env)
-    }
-
-    @Test func defaultsAreAvailable() throws {
-        #expect(try refusal([:]) == nil)
-        #expect(try refusal(["SPILLWAY_SINK": "forward", "SPILLWAY_MODE": "non-blocking"]) == nil)
-        #expect(try refusal(["SPILLWAY_SECCOMP_SELF": "false"]) == nil)
-        #expect(try refusal(["SPILLWAY_SECCOMP_SELF": "true"]) == nil)
-        #expect(try refusal(["SPILLWAY_SECCOMP_PROFILE": "/p.json"]) == nil)
-        #expect(try refusal(["SPILLWAY_SINK": "awslogs", "SPILLWAY_CLOUDWATCH_GROUP": "g"]) == nil)
-        #expect(try refusal(["SPILLWAY_MODE": "filesystem"]) == nil)
-        #expect(try refusal(["SPILLWAY_MULTILINE_PATTERN": "^x"]) == nil)
-        #expect(try refusal(["SPILLWAY_MULTILINE_DATETIME_FORMAT": "%Y"]) == nil)
-    }
-
-    @Test(arguments: [
-        (["SPILLWAY_LOG_CONFIGURATION": "{}"], "SPILLWAY_LOG_CONFIGURATION"),
-    ])
-    func notYetBuiltIsRefused(_ env: [String: String], _ variable: String) throws {
-        let e = try #require(try refusal(env))
-        #expect(e.kind == .unavailable)
-        #expect(e.variable == variable)
-        #expect(e.description.hasSuffix("is not available in this build of spillway yet"))
-        #expect(e.description.hasPrefix("\(variable)=\"\(env[variable]!)\": "))
-        // The one entry refuses it too: no caller can forget the check.
-        #expect(throws: e) { try Configuration.parse(environment: env, command: ["app"], hostname: "h") }
-    }
-
+@Suite struct PurposeTests {
     @Test func drainImpliesFilesystemModeAndRefusesAnother() throws {
         let drain = try Configuration.parse(environment: [:], command: [], hostname: "h", for: .drain)
         #expect(drain.mode == .filesystem)
         #expect(throws: ConfigurationError(variable: "SPILLWAY_MODE", value: "blocking",
                                            expected: "filesystem (or unset) with --drain")) {
             try Configuration.parse(environment: ["SPILLWAY_MODE": "blocking"], command: [], hostname: "h", for: .drain)
-        }
-    }
-
-    @Test func tableIsDrivenByKnownVariables() {
-        for row in Configuration.notYetBuilt {
-            #expect(Configuration.variableNames.contains(row.variable))
         }
     }
 }
@@ -156,20 +121,20 @@ import SpillwayForward
             "SPILLWAY_CLOUDWATCH_CREATE_STREAM=true", "SPILLWAY_CLOUDWATCH_CREATE_GROUP=false",
             "SPILLWAY_CLOUDWATCH_REGION=(unset: instance metadata)",
         ] {
-            #expect(text.split(separator: "\n").contains(Substring(line)), "missing \(line)")
+            #expect(text.split(separator: "\n").contains(Substring(line + "  # default")), "missing \(line)")
         }
     }
 
     @Test func descriptionShowsSetValues() throws {
         let text = try parse([
             "SPILLWAY_SINK": "fluentd", "SPILLWAY_LABELS": "a=1,b=2", "SPILLWAY_ENV": "V", "V": "x",
-            "SPILLWAY_LOG_CONFIGURATION": "{\n}", "SPILLWAY_FORWARD_ADDRESS": "tcp://[::1]:1,unix:///s",
+            "SPILLWAY_LOG_CONFIGURATION": "{\"logDriver\":\n\"fluentd\"}", "SPILLWAY_FORWARD_ADDRESS": "tcp://[::1]:1,unix:///s",
         ]).redactedDescription()
-        #expect(text.contains("SPILLWAY_SINK=forward\n"))
-        #expect(text.contains("SPILLWAY_LABELS=a=1,b=2\n"))
-        #expect(text.contains("SPILLWAY_ENV=V\n"))
-        #expect(text.contains("SPILLWAY_LOG_CONFIGURATION={\\n}\n"))
-        #expect(text.contains("SPILLWAY_FORWARD_ADDRESS=tcp://[::1]:1,unix:///s\n"))
+        #expect(text.contains("SPILLWAY_SINK=forward  # environment\n"))
+        #expect(text.contains("SPILLWAY_LABELS=a=1,b=2  # environment\n"))
+        #expect(text.contains("SPILLWAY_ENV=V  # environment\n"))
+        #expect(text.contains("SPILLWAY_LOG_CONFIGURATION={\"logDriver\":\\n\"fluentd\"}  # environment\n"))
+        #expect(text.contains("SPILLWAY_FORWARD_ADDRESS=tcp://[::1]:1,unix:///s  # environment\n"))
     }
 
     @Test func helpListsEveryVariableWithItsDefault() {
@@ -192,11 +157,15 @@ import SpillwayForward
         let c = try parse(env)
         var again: [String: String] = [:]
         for line in c.redactedDescription().split(separator: "\n") {
-            let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+            // Each line ends with its origin: "  # default".
+            let assignment = line[..<(line.firstRange(of: "  # ")?.lowerBound ?? line.endIndex)]
+            let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
             if parts[1].hasPrefix("(unset") || parts[1].hasPrefix("(set") { continue }
             if parts[0] == "SPILLWAY_ENV" { continue }
             again[parts[0]] = parts[1]
         }
-        #expect(try parse(again) == c)
+        var reread = try parse(again)
+        reread.origins = c.origins  // every printed value is "environment" the second time
+        #expect(reread == c)
     }
 }

@@ -1,0 +1,324 @@
+import SpillwayCore
+
+/// An option refused or malformed: errors name the option, as Docker's do.
+struct LogOptionError: Error {
+    var option: String
+    var value: String?
+    var expected: String
+}
+
+/// The one mapping table from `logConfiguration` options to SPILLWAY_* variables (README,
+/// "Coming from awslogs / fluentd / FireLens", lists the same rows). A row either maps its value
+/// onto variables or refuses it; an option no row names is refused, as Docker refuses it.
+enum LogOptions {
+    enum Driver: String, Sendable { case awslogs, fluentd, firelensCloudWatch, firelensForward }
+
+    struct Context {
+        var layer: LogConfigurationLayer
+        var option: String
+        let taskID: String?
+        let container: JSONValue?
+        mutating func set(_ variable: String, _ value: String) { layer.set(variable, value, option: option) }
+    }
+
+    struct Row: Sendable {
+        let option: String
+        let drivers: Set<Driver>
+        /// nil: refused, `why` says what to do instead.
+        let map: (@Sendable (String, inout Context) throws(Expected) -> Void)?
+        let why: String
+
+        init(_ option: String, _ drivers: Set<Driver>, _ map: @escaping @Sendable (String, inout Context) throws(Expected) -> Void) {
+            (self.option, self.drivers, self.map, self.why) = (option, drivers, map, "")
+        }
+
+        init(_ option: String, _ drivers: Set<Driver>, refused why: String) {
+            (self.option, self.drivers, self.map, self.why) = (option, drivers, nil, why)
+        }
+    }
+
+    static let everyDriver: Set<Driver> = [.awslogs, .fluentd, .firelensCloudWatch, .firelensForward]
+    static let firelens: Set<Driver> = [.firelensCloudWatch, .firelensForward]
+
+    /// Sets a variable to the value unchanged (checked later by the variable itself).
+    static func to(_ variable: String) -> @Sendable (String, inout Context) throws(Expected) -> Void {
+        { v, c throws(Expected) in c.set(variable, v) }
+    }
+
+    /// A literal value as a spillway template: braces doubled.
+    static func literal(_ s: String) -> String {
+        s.replacing("{", with: "{{").replacing("}", with: "}}")
+    }
+
+    /// Fluent Bit's booleans (on/off as well as true/false).
+    static func fluentBitBool(_ v: String) throws(Expected) -> String {
+        switch Parse.trimmed(v).lowercased() {
+        case "on", "true", "yes", "1": "true"
+        case "off", "false", "no", "0": "false"
+        default: throw Expected("on, off, true or false")
+        }
+    }
+
+    static let rows: [Row] = [
+        // Docker's generic options, and spillway's own in the same spirit.
+        Row("mode", everyDriver, to("SPILLWAY_MODE")),
+        Row("max-buffer-size", everyDriver, to("SPILLWAY_MAX_BUFFER_SIZE")),
+        Row("drop", everyDriver, to("SPILLWAY_DROP")),
+        Row("storage-path", everyDriver, to("SPILLWAY_STORAGE_PATH")),
+        Row("storage-limit", everyDriver, to("SPILLWAY_STORAGE_LIMIT")),
+        Row("storage-full", everyDriver, to("SPILLWAY_STORAGE_FULL")),
+        Row("storage-sync", everyDriver, to("SPILLWAY_STORAGE_SYNC")),
+        // Docker's dual-logging cache serves `docker logs`; spillway keeps no local copy to cache.
+        Row("cache-disabled", everyDriver, { v, _ throws(Expected) in _ = try Parse.bool(v) }),
+        Row("cache-max-size", everyDriver, { v, _ throws(Expected) in _ = try Parse.size(v) }),
+        Row("cache-max-file", everyDriver, { v, _ throws(Expected) in
+            guard let n = Parse.integer(v), n > 0 else { throw Expected("a positive whole number") }
+        }),
+        Row("cache-compress", everyDriver, { v, _ throws(Expected) in _ = try Parse.bool(v) }),
+
+        // awslogs (moby daemon/logger/awslogs) and the ECS agent's awslogs-stream-prefix.
+        Row("awslogs-group", [.awslogs], to("SPILLWAY_CLOUDWATCH_GROUP")),
+        Row("awslogs-region", [.awslogs], to("SPILLWAY_CLOUDWATCH_REGION")),
+        Row("awslogs-stream", [.awslogs], { v, c throws(Expected) in c.set("SPILLWAY_CLOUDWATCH_STREAM", literal(v)) }),
+        Row("awslogs-stream-prefix", [.awslogs], { v, c throws(Expected) in
+            // ECS names the stream prefix/container-name/task-id.
+            guard !v.isEmpty else { throw Expected("a stream prefix") }
+            c.set("SPILLWAY_CLOUDWATCH_STREAM", literal(v) + "/{name}/" + (c.taskID.map(literal) ?? "{id}"))
+        }),
+        Row("awslogs-create-group", [.awslogs], to("SPILLWAY_CLOUDWATCH_CREATE_GROUP")),
+        Row("awslogs-create-stream", [.awslogs], to("SPILLWAY_CLOUDWATCH_CREATE_STREAM")),
+        Row("awslogs-endpoint", [.awslogs], to("SPILLWAY_CLOUDWATCH_ENDPOINT")),
+        Row("awslogs-credentials-endpoint", [.awslogs],
+            refused: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI in the environment instead (ECS sets it for a task role); spillway reads credentials from the standard chain"),
+        Row("awslogs-datetime-format", [.awslogs], to("SPILLWAY_MULTILINE_DATETIME_FORMAT")),
+        Row("awslogs-multiline-pattern", [.awslogs], to("SPILLWAY_MULTILINE_PATTERN")),
+        Row("awslogs-format", [.awslogs], to("SPILLWAY_CLOUDWATCH_FORMAT")),
+        Row("awslogs-force-flush-interval-seconds", [.awslogs], { v, c throws(Expected) in
+            guard let n = Parse.integer(v), n > 0 else { throw Expected("a positive whole number of seconds") }
+            c.set("SPILLWAY_FLUSH_INTERVAL", "\(n)s")
+        }),
+        // A count of events in Docker; spillway's bound is max-buffer-size, in bytes.
+        Row("awslogs-max-buffered-events", [.awslogs], { v, _ throws(Expected) in
+            guard let n = Parse.integer(v), n > 0 else { throw Expected("a positive whole number") }
+        }),
+        Row("awslogs-datetime-as-event-time", [.awslogs], { v, _ throws(Expected) in
+            guard try !Parse.bool(v) else {
+                throw Expected("false: spillway stamps each record with the time it read the line, not a time parsed from it")
+            }
+        }),
+        Row("awslogs-datetime-timezone", [.awslogs], refused: "nothing: it needs awslogs-datetime-as-event-time, which spillway does not do"),
+        Row("tag", [.awslogs], { v, c throws(Expected) in c.set("SPILLWAY_CLOUDWATCH_STREAM", try goTemplate(v)) }),
+
+        // fluentd (moby daemon/logger/fluentd).
+        Row("fluentd-address", [.fluentd], { v, c throws(Expected) in c.set("SPILLWAY_FORWARD_ADDRESS", try fluentdAddress(v)) }),
+        Row("tag", [.fluentd], { v, c throws(Expected) in c.set("SPILLWAY_TAG", try goTemplate(v)) }),
+        Row("labels", [.fluentd], { v, c throws(Expected) in c.set("SPILLWAY_LABELS", try dockerLabels(v, c.container)) }),
+        Row("labels-regex", [.fluentd], refused: "labels (a list of names) or SPILLWAY_LABELS"),
+        Row("env", [.fluentd], to("SPILLWAY_ENV")),
+        Row("env-regex", [.fluentd], refused: "env (a list of names)"),
+        Row("fluentd-async", [.fluentd], { v, _ throws(Expected) in _ = try Parse.bool(v) }),
+        Row("fluentd-async-connect", [.fluentd], { v, _ throws(Expected) in _ = try Parse.bool(v) }),
+        Row("fluentd-async-reconnect-interval", [.fluentd], { v, _ throws(Expected) in
+            let d = try Parse.duration(v)
+            guard d == .zero || (Duration.milliseconds(100)...Duration.seconds(10)).contains(d) else {
+                throw Expected("a duration from 100ms to 10s (Docker's range)")
+            }
+        }),
+        // A count of pending messages in fluent-logger-golang; spillway's bound is max-buffer-size, in bytes.
+        Row("fluentd-buffer-limit", [.fluentd], { v, _ throws(Expected) in _ = try Parse.size(v) }),
+        Row("fluentd-retry-wait", [.fluentd], { v, _ throws(Expected) in _ = try Parse.duration(v) }),
+        Row("fluentd-max-retries", [.fluentd], { v, _ throws(Expected) in
+            guard let n = Parse.integer(v), n >= 0 else { throw Expected("a whole number") }
+        }),
+        Row("fluentd-sub-second-precision", [.fluentd], { v, c throws(Expected) in
+            c.set("SPILLWAY_FORWARD_TIME_AS_INTEGER", String(!(try Parse.bool(v))))
+        }),
+        Row("fluentd-request-ack", [.fluentd], to("SPILLWAY_FORWARD_REQUIRE_ACK")),
+        Row("fluentd-read-timeout", [.fluentd], to("SPILLWAY_FORWARD_ACK_TIMEOUT")),
+        Row("fluentd-write-timeout", [.fluentd], to("SPILLWAY_FORWARD_WRITE_TIMEOUT")),
+
+        // awsfirelens: the Fluent Bit output's options (names case-insensitive, as in Fluent Bit).
+        Row("name", firelens, { _, _ throws(Expected) in }),
+        Row("region", [.firelensCloudWatch], to("SPILLWAY_CLOUDWATCH_REGION")),
+        Row("log_group_name", [.firelensCloudWatch], to("SPILLWAY_CLOUDWATCH_GROUP")),
+        Row("log_stream_name", [.firelensCloudWatch], { v, c throws(Expected) in c.set("SPILLWAY_CLOUDWATCH_STREAM", literal(v)) }),
+        Row("log_stream_prefix", [.firelensCloudWatch], { v, c throws(Expected) in
+            // FireLens tags a container's records <container name>-firelens-<task id>.
+            c.set("SPILLWAY_CLOUDWATCH_STREAM", literal(v) + "{name}-firelens-" + (c.taskID.map(literal) ?? "{id}"))
+        }),
+        Row("auto_create_group", [.firelensCloudWatch], { v, c throws(Expected) in c.set("SPILLWAY_CLOUDWATCH_CREATE_GROUP", try fluentBitBool(v)) }),
+        Row("log_retention_days", [.firelensCloudWatch], to("SPILLWAY_CLOUDWATCH_RETENTION_DAYS")),
+        Row("endpoint", [.firelensCloudWatch], { v, c throws(Expected) in
+            c.set("SPILLWAY_CLOUDWATCH_ENDPOINT", v.contains("://") ? v : "https://" + v)
+        }),
+        Row("log_key", [.firelensCloudWatch], { v, c throws(Expected) in
+            guard v == "log" else { throw Expected("log (the line itself), or no log_key for the whole record as JSON") }
+            c.set("SPILLWAY_CLOUDWATCH_MESSAGE", "line")
+        }),
+        Row("log_format", [.firelensCloudWatch], to("SPILLWAY_CLOUDWATCH_FORMAT")),
+        Row("retry_limit", firelens, { v, _ throws(Expected) in
+            let lower = Parse.trimmed(v).lowercased()
+            guard lower == "false" || lower == "no_limits" || (Parse.integer(v) ?? -1) >= 0 else {
+                throw Expected("a number, False or no_limits")
+            }
+        }),
+        Row("host", [.firelensForward], { _, _ throws(Expected) in }),
+        Row("port", [.firelensForward], { _, _ throws(Expected) in }),
+        Row("tls", [.firelensForward], { v, _ throws(Expected) in _ = try fluentBitBool(v) }),
+        Row("tls.verify", [.firelensForward], { v, c throws(Expected) in c.set("SPILLWAY_FORWARD_TLS_VERIFY", try fluentBitBool(v)) }),
+        Row("shared_key", [.firelensForward], to("SPILLWAY_FORWARD_SHARED_KEY")),
+    ]
+
+    /// Translates `logConfiguration` (logDriver and options) into `layer`.
+    static func translate(
+        _ logConfiguration: JSONValue, container: JSONValue?, taskID: String?, into layer: inout LogConfigurationLayer
+    ) throws(LogOptionError) {
+        var options: [String: String] = [:]
+        if case .object(let members)? = logConfiguration["options"] {
+            for (key, value) in members {
+                guard let s = value.string else { throw LogOptionError(option: key, value: nil, expected: "a string value") }
+                options[key] = s
+            }
+        } else if let o = logConfiguration["options"], o != .null {
+            throw LogOptionError(option: "options", value: nil, expected: "an object of string values")
+        }
+        if case .array(let secrets)? = logConfiguration["secretOptions"], !secrets.isEmpty {
+            throw LogOptionError(option: "secretOptions", value: nil,
+                                 expected: "none: spillway cannot resolve Secrets Manager or SSM references; pass the value in a SPILLWAY_* variable")
+        }
+        let driverName = logConfiguration["logDriver"]?.string ?? ""
+        let driver: Driver
+        let isFirelens = driverName == "awsfirelens"
+        if isFirelens {
+            // Fluent Bit's keys are case-insensitive.
+            options = Dictionary(options.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
+            switch options["name"]?.lowercased() {
+            case "cloudwatch_logs", "cloudwatch": driver = .firelensCloudWatch
+            case "forward": driver = .firelensForward
+            default:
+                throw LogOptionError(option: "Name", value: options["name"],
+                                     expected: "cloudwatch_logs, cloudwatch or forward (the Fluent Bit outputs spillway replaces)")
+            }
+        } else if driverName == "awslogs" {
+            driver = .awslogs
+        } else if driverName == "fluentd" {
+            driver = .fluentd
+        } else {
+            throw LogOptionError(option: "logDriver", value: driverName, expected: "awslogs, fluentd or awsfirelens")
+        }
+        layer.set("SPILLWAY_SINK", driver == .awslogs || driver == .firelensCloudWatch ? "cloudwatch" : "forward", option: "logDriver")
+        if driver == .firelensCloudWatch, options["log_key"] == nil {
+            layer.set("SPILLWAY_CLOUDWATCH_MESSAGE", "record", option: "Name")
+        }
+
+        var context = Context(layer: layer, option: "", taskID: taskID, container: container)
+        for key in options.keys.sorted() {
+            let value = options[key]!
+            guard let row = rows.first(where: { $0.option == key && $0.drivers.contains(driver) }) else {
+                throw LogOptionError(option: key, value: value, expected: "an option the \(driverName) log driver knows (unknown log opt)")
+            }
+            guard let map = row.map else {
+                throw LogOptionError(option: key, value: value, expected: row.why)
+            }
+            context.option = key
+            do { try map(value, &context) } catch { throw LogOptionError(option: key, value: value, expected: error.text) }
+        }
+        layer = context.layer
+        try crossChecks(options, driver: driver)
+        if driver == .firelensForward { try forwardAddress(options, into: &layer) }
+    }
+
+    /// Rules between options, as Docker and Fluent Bit apply them.
+    private static func crossChecks(_ o: [String: String], driver: Driver) throws(LogOptionError) {
+        func both(_ a: String, _ b: String) -> LogOptionError {
+            LogOptionError(option: b, value: o[b], expected: "not both \(a) and \(b)")
+        }
+        switch driver {
+        case .awslogs:
+            guard o["awslogs-group"] != nil else {
+                throw LogOptionError(option: "awslogs-group", value: nil, expected: "a log group (awslogs requires awslogs-group)")
+            }
+            if o["awslogs-datetime-format"] != nil, o["awslogs-multiline-pattern"] != nil {
+                throw both("awslogs-datetime-format", "awslogs-multiline-pattern")
+            }
+            if o["awslogs-format"] == "json/emf" {
+                for key in ["awslogs-datetime-format", "awslogs-multiline-pattern"] where o[key] != nil {
+                    throw LogOptionError(option: key, value: o[key], expected: "unset when awslogs-format is json/emf (as in Docker)")
+                }
+            }
+            let streams = ["awslogs-stream", "awslogs-stream-prefix", "tag"].filter { o[$0] != nil }
+            if streams.count > 1 { throw both(streams[0], streams[1]) }
+        case .firelensCloudWatch:
+            guard o["log_group_name"] != nil else {
+                throw LogOptionError(option: "log_group_name", value: nil, expected: "a log group (the cloudwatch output requires log_group_name)")
+            }
+            if o["log_stream_name"] != nil, o["log_stream_prefix"] != nil { throw both("log_stream_name", "log_stream_prefix") }
+            if o["log_stream_name"] == nil, o["log_stream_prefix"] == nil {
+                throw LogOptionError(option: "log_stream_name", value: nil, expected: "log_stream_name or log_stream_prefix (as Fluent Bit requires)")
+            }
+        case .fluentd, .firelensForward:
+            break
+        }
+    }
+
+    /// Fluent Bit's forward output: Host (default 127.0.0.1), Port (default 24224), tls.
+    private static func forwardAddress(_ o: [String: String], into layer: inout LogConfigurationLayer) throws(LogOptionError) {
+        let host = o["host"] ?? "127.0.0.1"
+        let port = o["port"] ?? "24224"
+        guard let p = Parse.integer(port), (1...65535).contains(p) else {
+            throw LogOptionError(option: "Port", value: port, expected: "a port number 1-65535")
+        }
+        let tls = (try? fluentBitBool(o["tls"] ?? "off")) == "true"
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        layer.set("SPILLWAY_FORWARD_ADDRESS", "\(tls ? "tls" : "tcp")://\(bracketed):\(p)", option: o["host"] != nil ? "Host" : "Port")
+    }
+
+    /// Docker's fluentd-address: `host`, `host:port`, `tcp://`, `tls://` or `unix://`; port 24224 by default.
+    static func fluentdAddress(_ v: String) throws(Expected) -> String {
+        let s = Parse.trimmed(v)
+        if s.hasPrefix("unix://") { return s }
+        var rest = Substring(s)
+        var scheme = "tcp"
+        for prefix in ["tcp://", "tls://"] where rest.hasPrefix(prefix) {
+            scheme = String(prefix.dropLast(3))
+            rest = rest.dropFirst(prefix.count)
+        }
+        guard !rest.isEmpty, !rest.contains("/") else {
+            throw Expected("host:port, tcp://host:port, tls://host:port or unix:///path")
+        }
+        let hasPort = rest.hasPrefix("[") ? rest.contains("]:") : rest.contains(":")
+        return "\(scheme)://\(rest)\(hasPort ? "" : ":24224")"
+    }
+
+    /// Docker's tag template as a spillway template: {{.Name}}, {{.ID}}, {{.FullID}} and
+    /// {{.DaemonName}}; spillway knows no image.
+    static func goTemplate(_ v: String) throws(Expected) -> String {
+        var out = ""
+        var rest = Substring(v)
+        while let open = rest.firstRange(of: "{{") {
+            out += literal(String(rest[..<open.lowerBound]))
+            guard let close = rest[open.upperBound...].firstRange(of: "}}") else { throw Expected("a Go template whose {{ is closed") }
+            let field = Parse.trimmed(String(rest[open.upperBound..<close.lowerBound]))
+            switch field {
+            case ".Name": out += "{name}"
+            case ".ID", ".FullID": out += "{id}"
+            case ".DaemonName": out += "spillway"
+            default: throw Expected("a tag template with {{.Name}}, {{.ID}}, {{.FullID}} or {{.DaemonName}}; spillway cannot know \(field)")
+            }
+            rest = rest[close.upperBound...]
+        }
+        return out + literal(String(rest))
+    }
+
+    /// Docker's `labels`: names of container labels, whose values are the container definition's dockerLabels.
+    static func dockerLabels(_ v: String, _ container: JSONValue?) throws(Expected) -> String {
+        guard case .object(let labels)? = container?["dockerLabels"] else {
+            throw Expected("a container definition with dockerLabels (spillway knows no other container labels); or SPILLWAY_LABELS")
+        }
+        var pairs: [String] = []
+        for name in v.split(separator: ",").map({ Parse.trimmed(String($0)) }) where !name.isEmpty {
+            if let value = labels[name]?.string { pairs.append("\(name)=\(value)") }
+        }
+        return pairs.joined(separator: ",")
+    }
+}
