@@ -1,6 +1,7 @@
 import Dispatch
 import SpillwayConfiguration
 import SpillwayCore
+import SpillwayMetrics
 import SpillwaySeccomp
 import SpillwaySystem
 
@@ -107,6 +108,11 @@ public enum Launcher {
         guard let seccomp = compileSeccomp(configuration, diagnostics: diagnostics),
               let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics)
         else { return 125 }
+        guard let metrics = startMetrics(configuration, pipeline: pipeline) else {
+            _ = close(sink: sink, pipeline: pipeline)
+            return 125
+        }
+        defer { metrics?.stop() }
 
         let child: SpawnedProcess
         let inherited = ChildEnvironment(CurrentProcess.environment(), ownPID: CurrentProcess.pid)
@@ -119,7 +125,7 @@ public enum Launcher {
             diagnostics.error("\(error)")
             return error.exitCode
         }
-        pipeline.start(stdout: child.stdout, stderr: child.stderr, watcher: watcher)
+        pipeline.start(stdout: child.stdout, stderr: child.stderr, workloadPID: child.pid, watcher: watcher)
 
         let exitCode = waitForWorkload(child.pid, configuration: configuration, diagnostics: diagnostics)
         if configuration.signalGroup {
@@ -162,6 +168,19 @@ public enum Launcher {
         }
     }
 
+    /// The Prometheus endpoint when SPILLWAY_METRICS_ADDRESS asks for one (`.some(nil)` when
+    /// not); nil after printing a 125 error (the address cannot be bound).
+    static func startMetrics(_ configuration: Configuration, pipeline: Pipeline) -> MetricsServer?? {
+        guard let address = configuration.metricsAddress else { return .some(nil) }
+        do {
+            return .some(try MetricsServer.start(at: address) { reply in pipeline.metricsSnapshot(reply: reply) })
+        } catch {
+            StandardErrorDiagnostics.write(
+                "spillway: \(ConfigurationError(variable: "SPILLWAY_METRICS_ADDRESS", value: address.description, expected: "an address spillway can listen on (\(error))", kind: .unusable))")
+            return nil
+        }
+    }
+
     /// Shuts the sink down (briefly: delivery has ended), then closes the pipeline and its store.
     static func close(sink: Sink, pipeline: Pipeline) -> (stats: DeliveryStats, stored: Int) {
         let sinkClosed = DispatchSemaphore(value: 0)
@@ -192,6 +211,11 @@ public enum Launcher {
         }
         guard let (sink, pipeline) = makePipeline(configuration, diagnostics: diagnostics)
         else { return 125 }
+        guard let metrics = startMetrics(configuration, pipeline: pipeline) else {
+            _ = close(sink: sink, pipeline: pipeline)
+            return 125
+        }
+        defer { metrics?.stop() }
         let finished = DispatchSemaphore(value: 0)
         let stallTimeout = max(configuration.shutdownTimeout, .seconds(1))
         pipeline.drainBacklog(stallTimeout: stallTimeout) {

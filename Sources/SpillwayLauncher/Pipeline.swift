@@ -1,5 +1,6 @@
 import Dispatch
 import SpillwayCore
+import SpillwayMetrics
 import SpillwaySystem
 
 /// Readers → framers → delivery core, all on one serial queue.
@@ -11,7 +12,13 @@ final class Pipeline: @unchecked Sendable {
     private let store: RecordStore
     private var watchdog: ScheduledWork?
     private var progressTimer: ScheduledWork?
-    private var recordsRead = 0
+    private var recordsRead = [0, 0]
+    private var bytesRead = [0, 0]
+    /// Since when at least one reader is paused (backpressure), and the pauses before.
+    private var pausedSince: ContinuousClock.Instant?
+    private var pausedBefore = Duration.zero
+    private var workloadPID: Int32?
+    private let startTime: Timestamp
     /// The shutdown deadline passed: records read now are never held.
     private var pastDeadline = false
     private var readers: [PipeReader] = []
@@ -36,7 +43,9 @@ final class Pipeline: @unchecked Sendable {
         flushInterval = configuration.flushInterval
         reportsProgress = configuration.reportsProgress
         self.diagnostics = diagnostics
+        startTime = clock.now()
         core.onRoom = { [unowned self] in
+            endPause()
             for (i, reader) in readers.enumerated() where paused[i] {
                 paused[i] = false
                 reader.resume()
@@ -44,9 +53,46 @@ final class Pipeline: @unchecked Sendable {
         }
     }
 
+    private func beginPause() {
+        if pausedSince == nil { pausedSince = .now }
+    }
+
+    private func endPause() {
+        guard let since = pausedSince else { return }
+        pausedBefore += ContinuousClock.now - since
+        pausedSince = nil
+    }
+
+    private var backpressure: Duration { pausedBefore + (pausedSince.map { ContinuousClock.now - $0 } ?? .zero) }
+
+    /// Hands the figures to `reply` from the pipeline's queue: a scrape waits its turn, delivery
+    /// never waits for a scrape.
+    func metricsSnapshot(reply: @escaping @Sendable (MetricsSnapshot) -> Void) {
+        queue.async { [self] in
+            let usage = CurrentProcess.resourceUsage()
+            let process = ProcessFigures(
+                startTimeSeconds: Double(startTime.nanoseconds) / 1e9, cpuSeconds: usage.user + usage.system,
+                residentBytes: CurrentProcess.residentBytes(), openFileDescriptors: CurrentProcess.openFileDescriptorCount())
+            let (seconds, attoseconds) = backpressure.components
+            let streams = LogStream.allCases
+            reply(MetricsSnapshot(
+                delivery: core.stats,
+                recordsRead: Dictionary(uniqueKeysWithValues: zip(streams, recordsRead)),
+                bytesRead: Dictionary(uniqueKeysWithValues: zip(streams, bytesRead)),
+                backpressureSeconds: Double(seconds) + Double(attoseconds) / 1e18,
+                store: StoreFigures(
+                    kind: store.isDurable ? "disk" : "memory", records: core.bufferedRecords, bytes: store.storedBytes,
+                    segments: store.segmentCount),
+                destinationUp: core.destinationUp,
+                retryDelaySeconds: Double(core.retryDelay.nanoseconds) / 1e9,
+                process: process, workloadPID: workloadPID))
+        }
+    }
+
     /// Starts reading the workload's stdout and stderr, as `watcher` reports them readable.
-    func start(stdout: FileDescriptor, stderr: FileDescriptor, watcher: ReadinessWatcher) {
+    func start(stdout: FileDescriptor, stderr: FileDescriptor, workloadPID: Int32, watcher: ReadinessWatcher) {
         queue.sync {
+            self.workloadPID = workloadPID
             for (index, fd) in [stdout, stderr].enumerated() {
                 let reader = PipeReader(
                     fd: fd, queue: queue, watcher: watcher, clock: clock, bufferSize: 256 * 1024,
@@ -72,7 +118,7 @@ final class Pipeline: @unchecked Sendable {
             guard let self else { return }
             let stats = core.stats
             diagnostics.debug(
-                "progress read=\(recordsRead) delivered=\(stats.deliveredRecords) dropped=\(stats.droppedRecords) "
+                "progress read=\(recordsRead.reduce(0, +)) delivered=\(stats.deliveredRecords) dropped=\(stats.droppedRecords) "
                     + "buffered=\(core.bufferedRecords) paused=\(paused.contains(true))")
             scheduleProgress()
         }
@@ -126,17 +172,21 @@ final class Pipeline: @unchecked Sendable {
             let own = stream == 0 ? FileDescriptor.standardOutput : FileDescriptor.standardError
             try? own.writeAll(bytes)
         }
+        bytesRead[stream] += bytes.count
         records.removeAll(keepingCapacity: true)
         framers[stream].frame(bytes, time: time, into: &records)
-        let keepReading = offerRecords()
-        if !keepReading { paused[stream] = true }
+        let keepReading = offerRecords(stream)
+        if !keepReading {
+            paused[stream] = true
+            beginPause()
+        }
         return keepReading
     }
 
     /// Hands the framed `records` to the core; false when the reader must pause. Past the
     /// deadline nothing is held, so reading never pauses.
-    private func offerRecords() -> Bool {
-        recordsRead += records.count
+    private func offerRecords(_ stream: Int) -> Bool {
+        recordsRead[stream] += records.count
         guard !pastDeadline else {
             core.acceptAtDeadline(records)
             return true
@@ -148,7 +198,7 @@ final class Pipeline: @unchecked Sendable {
         diagnostics.debug("stream \(stream) ended \(error.map { "\($0)" } ?? "")")
         records.removeAll(keepingCapacity: true)
         framers[stream].finish(time: clock.now(), into: &records)
-        _ = offerRecords()
+        _ = offerRecords(stream)
         ended += 1
         if ended == readers.count { core.finishInput() }
     }
@@ -171,6 +221,7 @@ final class Pipeline: @unchecked Sendable {
     /// time; then everything buffered in memory is counted as undelivered.
     private func cutOff() {
         pastDeadline = true
+        endPause()
         for reader in readers where !reader.isFinished {
             reader.drainAvailable()
             reader.cancel()

@@ -36,6 +36,7 @@ private final class DurableStore: RecordStore {
     func takeBatch(_ limits: BatchLimits) -> (records: [LogRecord], receipt: StoreReceipt) { memory.takeBatch(limits) }
     func release(_ receipt: StoreReceipt) { memory.release(receipt) }
     var storedRecords: Int { memory.storedRecords }
+    var storedBytes: Int { memory.storedBytes }
     var isDurable: Bool { true }
     func abandon() -> [LogRecord] { [] }
 }
