@@ -18,6 +18,13 @@ final class Pipeline: @unchecked Sendable {
     private var pausedSince: ContinuousClock.Instant?
     private var pausedBefore = Duration.zero
     private var workloadPID: Int32?
+    private var stallTimer: ScheduledWork?
+    private var stallWarned = false
+    /// Non-blocking drops: the count when the episode began, and the count at the last check.
+    private var dropEpisode: (since: ContinuousClock.Instant, first: Int, seen: Int)?
+    private var droppedSeen = 0
+    private var lastDrop = ContinuousClock.now
+    private let settings: PipelineSettings
     private let startTime: Timestamp
     /// The shutdown deadline passed: records read now are never held.
     private var pastDeadline = false
@@ -43,6 +50,7 @@ final class Pipeline: @unchecked Sendable {
         flushInterval = configuration.flushInterval
         reportsProgress = configuration.reportsProgress
         self.diagnostics = diagnostics
+        settings = configuration
         startTime = clock.now()
         core.onRoom = { [unowned self] in
             endPause()
@@ -54,13 +62,69 @@ final class Pipeline: @unchecked Sendable {
     }
 
     private func beginPause() {
-        if pausedSince == nil { pausedSince = .now }
+        guard pausedSince == nil else { return }
+        pausedSince = .now
+        stallTimer = scheduler.schedule(after: settings.stallWarning) { [weak self] in
+            guard let self else { return }
+            stallWarned = true
+            let state = core.destinationUp ? "not keeping up" : "unreachable"
+            diagnostics.warning(
+                "the workload is blocked on logging: \(settings.destination) \(state) for \(formatDuration(settings.stallWarning)); "
+                    + settings.stallRemedy)
+        }
     }
 
     private func endPause() {
         guard let since = pausedSince else { return }
-        pausedBefore += ContinuousClock.now - since
+        let episode = ContinuousClock.now - since
+        pausedBefore += episode
         pausedSince = nil
+        stallTimer?.cancel()
+        stallTimer = nil
+        if stallWarned {
+            stallWarned = false
+            diagnostics.warning("the workload is no longer blocked on logging: it was blocked for \(formatted(episode))")
+        }
+    }
+
+    /// Non-blocking mode: called after each read; an episode ends after a second without drops.
+    private func noteDrops() {
+        let dropped = core.stats.droppedRecords
+        guard dropped != droppedSeen else { return }
+        if dropEpisode == nil {
+            dropEpisode = (.now, droppedSeen, dropped)
+            diagnostics.warning(
+                "dropping records: the non-blocking buffer is full (\(settings.destination) "
+                    + "\(core.destinationUp ? "not keeping up" : "unreachable")); the count follows when it stops")
+            scheduleDropCheck()
+        }
+        droppedSeen = dropped
+        lastDrop = .now
+    }
+
+    private func scheduleDropCheck() {
+        _ = scheduler.schedule(after: .seconds(1)) { [weak self] in
+            guard let self, let episode = dropEpisode else { return }
+            if episode.seen != droppedSeen {
+                dropEpisode?.seen = droppedSeen
+                scheduleDropCheck()
+                return
+            }
+            endDropEpisode("")
+        }
+    }
+
+    private func endDropEpisode(_ when: String) {
+        guard let episode = dropEpisode else { return }
+        dropEpisode = nil
+        diagnostics.warning(
+            "stopped dropping records\(when): \(core.stats.droppedRecords - episode.first) dropped over "
+                + formatted(lastDrop - episode.since))
+    }
+
+    private func formatted(_ d: Duration) -> String {
+        let ms = d.nanoseconds / 1_000_000
+        return ms < 10_000 ? "\(Double(ms) / 1000)s" : "\(ms / 1000)s"
     }
 
     private var backpressure: Duration { pausedBefore + (pausedSince.map { ContinuousClock.now - $0 } ?? .zero) }
@@ -160,6 +224,7 @@ final class Pipeline: @unchecked Sendable {
         var result = (stats: DeliveryStats(), stored: 0)
         queue.sync {
             progressTimer?.cancel()
+            endDropEpisode(" at exit")
             core.settle()
             result = (core.stats, store.isDurable ? store.storedRecords : 0)
             store.close()
@@ -176,6 +241,7 @@ final class Pipeline: @unchecked Sendable {
         records.removeAll(keepingCapacity: true)
         framers[stream].frame(bytes, time: time, into: &records)
         let keepReading = offerRecords(stream)
+        if settings.reportsDropEpisodes { noteDrops() }
         if !keepReading {
             paused[stream] = true
             beginPause()
@@ -236,4 +302,11 @@ struct PipelineSettings {
     var passthrough: Bool
     /// `SPILLWAY_LOG_LEVEL=debug`: a progress line every second.
     var reportsProgress: Bool
+    /// Readers paused this long get one warning, and one line when they resume.
+    var stallWarning: Duration
+    var destination: String
+    /// What the stall warning suggests.
+    var stallRemedy: String
+    /// Non-blocking mode: one line when dropping starts, one when it stops.
+    var reportsDropEpisodes: Bool
 }

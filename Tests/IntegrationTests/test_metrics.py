@@ -274,3 +274,61 @@ def test_backpressure_seconds_are_the_writers_stall(spillway, tmp_path, mode):
     else:
         assert paused == 0
         assert written["longest_write"] < 0.5, written
+
+
+# --- diagnostics: one line when an episode starts, one when it ends ---------------------------
+
+def outages(peer, count, down=2.5, up=2.0):
+    for _ in range(count):
+        peer.signal(signal.SIGSTOP)
+        time.sleep(down)
+        peer.signal(signal.SIGCONT)
+        time.sleep(up)
+
+
+@pytest.mark.parametrize("episodes", [1, 2])
+def test_stall_warning_and_resume_once_per_episode(spillway, tmp_path, episodes):
+    peer = receiver(tmp_path)
+    env = forward_env(peer.port, f"tcp://127.0.0.1:{free_port()}", SPILLWAY_MAX_BUFFER_SIZE="256k",
+                      SPILLWAY_STALL_WARNING="1s")
+    proc, report, progress = start_writer(tmp_path, env, rate=10_000, count=10_000_000, seconds=1 + 4.5 * episodes,
+                                          size=500)
+    try:
+        time.sleep(1.0)
+        outages(peer, episodes)
+        out, err = finish(proc, timeout=60)
+    finally:
+        peer.signal(signal.SIGCONT)
+        peer.stop()
+    text = err.decode()
+    warnings = [l for l in text.splitlines() if "the workload is blocked on logging" in l]
+    resumes = [l for l in text.splitlines() if "no longer blocked on logging" in l]
+    print("\n".join(warnings + resumes))
+    assert len(warnings) == episodes, text
+    assert len(resumes) == episodes, text
+    assert f"tcp://127.0.0.1:{peer.port}" in warnings[0]
+    assert "for 1s" in warnings[0] and "SPILLWAY_MODE=filesystem" in warnings[0]
+    assert summary_line(err)["dropped"] == 0
+
+
+@pytest.mark.parametrize("episodes", [1, 2])
+def test_non_blocking_drop_start_and_stop_once_per_episode(spillway, tmp_path, episodes):
+    peer = receiver(tmp_path)
+    env = forward_env(peer.port, f"tcp://127.0.0.1:{free_port()}", SPILLWAY_MODE="non-blocking",
+                      SPILLWAY_MAX_BUFFER_SIZE="64k")
+    proc, report, progress = start_writer(tmp_path, env, rate=2_000, count=10_000_000, seconds=1 + 5.5 * episodes)
+    try:
+        time.sleep(1.0)
+        outages(peer, episodes, up=3.0)  # an episode ends after a second without drops
+        out, err = finish(proc, timeout=60)
+    finally:
+        peer.signal(signal.SIGCONT)
+        peer.stop()
+    lines = err.decode().splitlines()
+    starts = [l for l in lines if "dropping records: the non-blocking buffer is full" in l]
+    stops = [l for l in lines if "stopped dropping records" in l]
+    print("\n".join(starts + stops))
+    assert len(starts) == episodes, lines
+    assert len(stops) == episodes, lines
+    counted = sum(int(l.split("stopped dropping records")[1].split(":")[1].split()[0]) for l in stops)
+    assert counted == summary_line(err)["dropped"] > 0

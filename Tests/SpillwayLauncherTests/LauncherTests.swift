@@ -60,7 +60,8 @@ import Testing
         let pipeline = Pipeline(
             sink: sink, store: store, clock: SystemWallClock(),
             configuration: PipelineSettings(
-                maxLineSize: 16, flushInterval: .milliseconds(20), passthrough: false, reportsProgress: true),
+                maxLineSize: 16, flushInterval: .milliseconds(20), passthrough: false, reportsProgress: true,
+                stallWarning: .seconds(5), destination: "a scripted sink", stallRemedy: "", reportsDropEpisodes: false),
             diagnostics: diagnostics)
         pipeline.start(stdout: out.readEnd, stderr: err.readEnd, workloadPID: 1, watcher: watcher)
         for i in 0..<200 { try Array("line \(i)\n".utf8).withUnsafeBytes { try out.writeEnd.writeAll($0) } }
