@@ -332,3 +332,10 @@ def test_non_blocking_drop_start_and_stop_once_per_episode(spillway, tmp_path, e
     assert len(stops) == episodes, lines
     counted = sum(int(l.split("stopped dropping records")[1].split(":")[1].split()[0]) for l in stops)
     assert counted == summary_line(err)["dropped"] > 0
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="needs Debian's prometheus (promtool)")
+def test_the_shipped_scrape_config_is_valid():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shim-configs", "prometheus", "spillway.yml")
+    result = subprocess.run(["promtool", "check", "config", path], capture_output=True)
+    assert result.returncode == 0, result.stdout + result.stderr
