@@ -36,6 +36,9 @@ public final class DeliveryCore: @unchecked Sendable {
     private var backoff: Backoff
     private var random = SystemRandomNumberGenerator()
     private var backingOff = false
+    private var backoffTimer: ScheduledWork?
+    /// While backing off, the sink is probed this often; a healthy probe ends the backoff.
+    private let probeInterval: Duration = .seconds(1)
     private var flushTimer: ScheduledWork?
     private var flushDue = false
     private var inputFinished = false
@@ -346,10 +349,34 @@ public final class DeliveryCore: @unchecked Sendable {
         guard !backingOff else { return }
         backingOff = true
         let delay = backoff.fail(using: &random)
-        _ = scheduler.schedule(after: delay) { [self] in
-            backingOff = false
-            pump()
-            checkDrained()
+        backoffTimer = scheduler.schedule(after: delay) { [self] in endBackoff() }
+        if delay > probeInterval { scheduleProbe() }
+    }
+
+    private func endBackoff() {
+        guard backingOff else { return }
+        backingOff = false
+        backoffTimer?.cancel()
+        backoffTimer = nil
+        pump()
+        checkDrained()
+    }
+
+    /// Recovery within a second of the destination's return, however long the backoff grew.
+    private func scheduleProbe() {
+        _ = scheduler.schedule(after: probeInterval) { [self] in
+            guard backingOff, !abandoned else { return }
+            sink.probe { healthy in
+                self.scheduler.execute { [self] in
+                    guard backingOff else { return }
+                    if healthy {
+                        diagnostics.debug("probe succeeded: retrying now")
+                        endBackoff()
+                    } else {
+                        scheduleProbe()
+                    }
+                }
+            }
         }
     }
 }

@@ -339,3 +339,41 @@ def test_the_shipped_scrape_config_is_valid():
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shim-configs", "prometheus", "spillway.yml")
     result = subprocess.run(["promtool", "check", "config", path], capture_output=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- prompt recovery: a probe every second while the destination is down ----------------------
+
+@pytest.mark.parametrize("outage", [1, 10, 40])
+def test_writes_and_delivery_resume_within_a_second_of_the_receivers_return(spillway, tmp_path, outage):
+    from peerlib import read_events
+    from writerlib import read_int
+    peer = receiver(tmp_path)
+    port = peer.port
+    env = forward_env(port, f"tcp://127.0.0.1:{free_port()}", SPILLWAY_MAX_BUFFER_SIZE="64k")
+    proc, report, progress = start_writer(tmp_path, env, rate=10_000, count=10_000_000, seconds=outage + 6, size=200)
+    second = None
+    try:
+        time.sleep(1.0)
+        peer.signal(signal.SIGKILL)
+        peer.stop()
+        time.sleep(outage)
+        blocked_at = read_int(progress)
+        events = tmp_path / "events2.jsonl"
+        second = Peer("forward_receiver.py", str(tmp_path), "--events", str(events), listen=f"tcp:127.0.0.1:{port}")
+        back = time.monotonic()
+        writes = delivery = None
+        while time.monotonic() - back < 10 and (writes is None or delivery is None):
+            if writes is None and read_int(progress) > blocked_at:
+                writes = time.monotonic() - back
+            if delivery is None and events.exists() and read_events(events):
+                delivery = time.monotonic() - back
+            time.sleep(0.02)
+        out, err = finish(proc, timeout=60)
+    finally:
+        if second:
+            second.stop()
+    print(f"outage {outage}s: writes resumed after {writes}s, delivery after {delivery}s")
+    assert writes is not None and delivery is not None
+    # Within 1 s of the restart, with slack for a debug build on a shared machine.
+    assert writes < 2.0 and delivery < 2.0, (writes, delivery)
+    assert summary_line(err)["dropped"] == 0
