@@ -27,7 +27,7 @@ let package = Package(
             swiftSettings: releaseSettings),
         .target(
             name: "SpillwayConfiguration",
-            dependencies: ["SpillwayCore", "SpillwayForward", "SpillwayCloudWatch", "SpillwayDiskBuffer"]),
+            dependencies: ["SpillwayCore", "SpillwayForward", "SpillwayCloudWatch", "SpillwayDiskBuffer", "SpillwayMetrics"]),
         .target(
             name: "SpillwayEventLoop",
             dependencies: [
@@ -59,6 +59,15 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .target(
+            name: "SpillwayMetrics",
+            dependencies: [
+                "SpillwayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .target(name: "SpillwayDiskBuffer", dependencies: ["SpillwayCore", "SpillwaySystem"]),
         .systemLibrary(name: "CSpillwayZlib", path: "Sources/CSpillwayZlib"),
         .target(name: "SpillwayTestKit", dependencies: ["SpillwayCore"]),
@@ -66,7 +75,7 @@ let package = Package(
             name: "SpillwayLauncher",
             dependencies: [
                 "SpillwaySystem", "SpillwayCore", "SpillwayConfiguration", "SpillwayForward",
-                "SpillwayCloudWatch", "SpillwayDiskBuffer", "SpillwaySeccomp",
+                "SpillwayCloudWatch", "SpillwayDiskBuffer", "SpillwaySeccomp", "SpillwayMetrics",
             ]
         ),
         .executableTarget(name: "spillway", dependencies: ["SpillwayLauncher", "SpillwaySystem"]),
@@ -83,7 +92,8 @@ let package = Package(
         .testTarget(name: "SpillwayLauncherTests", dependencies: ["SpillwayLauncher", "SpillwayTestKit"]),
         .testTarget(name: "SpillwaySeccompTests", dependencies: ["SpillwaySeccomp", "SpillwaySystem"]),
         .testTarget(name: "SpillwayCoreTests", dependencies: ["SpillwayCore", "SpillwayTestKit"]),
-        .testTarget(name: "SpillwayConfigurationTests", dependencies: ["SpillwayConfiguration"]),
+        .testTarget(name: "SpillwayMetricsTests", dependencies: ["SpillwayMetrics", "SpillwayCore", "SpillwayTestKit"]),
+        .testTarget(name: "SpillwayConfigurationTests", dependencies: ["SpillwayConfiguration", "SpillwayMetrics"]),
         .testTarget(name: "SpillwayForwardTests", dependencies: ["SpillwayForward", "SpillwayTestKit"]),
         .testTarget(
             name: "SpillwayCloudWatchTests",

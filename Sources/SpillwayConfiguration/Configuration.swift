@@ -8,6 +8,7 @@ import SpillwayCloudWatch
 import SpillwayCore
 import SpillwayDiskBuffer
 import SpillwayForward
+import SpillwayMetrics
 
 public struct Configuration: Sendable, Equatable {
     public enum SinkKind: String, Sendable, CaseIterable { case console, forward, cloudwatch }
@@ -57,6 +58,10 @@ public struct Configuration: Sendable, Equatable {
     /// Where each SPILLWAY_* value came from, when not the default: "environment" or
     /// "logConfiguration option awslogs-group" (shown by --check-config).
     public var origins: [String: String]
+    /// SPILLWAY_METRICS_ADDRESS: where the Prometheus endpoint listens; nil = no endpoint.
+    public var metricsAddress: MetricsAddress?
+    /// SPILLWAY_STALL_WARNING: readers paused this long get one warning.
+    public var stallWarning: Duration
     /// The forward sink's options; its tag and record fields are resolved from the variables above.
     public var forward: ForwardSinkOptions
     /// The CloudWatch sink's options, with the AWS environment fallbacks resolved.

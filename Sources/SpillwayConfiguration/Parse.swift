@@ -73,6 +73,7 @@ extension Configuration {
             passthrough: false, signalGroup: false, subreaper: false,
             seccompProfile: nil, seccompSelf: false, labels: [], env: [], logLevel: .info,
             logConfiguration: nil, logConfigurationFile: nil, origins: [:],
+            metricsAddress: nil, stallWarning: .seconds(5),
             forward: ForwardSinkOptions(tag: "", fields: RecordFields(containerName: name), selfHostname: hostname),
             cloudwatch: CloudWatchSinkOptions(
                 group: "", stream: "", environment: environment.filter { $0.key.hasPrefix("AWS_") || $0.key == "HOME" })
@@ -132,6 +133,7 @@ extension Configuration {
             ("SPILLWAY_FORWARD_ACK_TIMEOUT", c.forward.ackTimeout),
             ("SPILLWAY_FORWARD_CONNECT_TIMEOUT", c.forward.connectTimeout),
             ("SPILLWAY_FORWARD_WRITE_TIMEOUT", c.forward.writeTimeout),
+            ("SPILLWAY_STALL_WARNING", c.stallWarning),
         ]
         for (name, d) in positive where d <= .zero {
             throw fail(name, "a duration greater than zero, such as 250ms, 5s or 1m")

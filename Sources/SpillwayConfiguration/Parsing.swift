@@ -1,5 +1,6 @@
 import SpillwayCore
 import SpillwayForward
+import SpillwayMetrics
 
 // Value parsers: each takes the raw string and throws `Expected` with what would be accepted.
 // Hand-written over UTF-8 because the module may not use Foundation's scanners.
@@ -207,6 +208,24 @@ enum Parse {
         }
         guard !out.isEmpty else { throw Expected(addressExpected) }
         return out
+    }
+
+    static let metricsAddressExpected = "tcp://127.0.0.1:PORT, tcp://[::1]:PORT or unix:///absolute/path"
+
+    /// The forward address syntax, without TLS and without a list.
+    static func metricsAddress(_ s: String) throws(Expected) -> MetricsAddress {
+        let t = trimmed(s)
+        let endpoint: ForwardEndpoint
+        do {
+            endpoint = try forwardAddress(t)
+        } catch {
+            throw Expected(metricsAddressExpected + error.text.drop { $0 != ";" })
+        }
+        switch endpoint {
+        case .tcp(let host, let port): return .tcp(host: host, port: port)
+        case .unix(let path): return .unix(path: path)
+        default: throw Expected(metricsAddressExpected + "; \"\(t)\" asks for TLS, which the metrics endpoint does not serve")
+        }
     }
 
     static func forwardAddress(_ s: String) throws(Expected) -> ForwardEndpoint {

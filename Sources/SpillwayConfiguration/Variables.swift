@@ -172,6 +172,14 @@ extension Configuration {
                  apply: { d, v throws(Expected) in
                      d.config.logLevel = try Parse.choice(v, DiagnosticLevel.self, aliases: ["warn": .warning], aliasText: " (alias warn)")
                  }, effective: { $0.logLevel.rawValue }),
+        Variable("SPILLWAY_METRICS_ADDRESS", .general, default: "unset",
+                 "tcp://127.0.0.1:PORT, tcp://[::1]:PORT or unix:///path: Prometheus text at GET /metrics",
+                 apply: { d, v throws(Expected) in d.config.metricsAddress = try Parse.metricsAddress(v) },
+                 effective: { $0.metricsAddress?.description }),
+        Variable("SPILLWAY_STALL_WARNING", .general, default: "5s",
+                 "warn once when the readers have been paused (the workload blocked on logging) this long",
+                 apply: { d, v throws(Expected) in d.config.stallWarning = try Parse.duration(v) },
+                 effective: { formatDuration($0.stallWarning) }),
         Variable("SPILLWAY_LOG_CONFIGURATION", .general, default: "unset",
                  "an ECS/Docker logConfiguration JSON object, mapped onto these variables (those set beside it win)",
                  apply: { d, v throws(Expected) in

@@ -36,6 +36,9 @@ public final class DeliveryCore: @unchecked Sendable {
     private var backoff: Backoff
     private var random = SystemRandomNumberGenerator()
     private var backingOff = false
+    private var backoffTimer: ScheduledWork?
+    /// While backing off, the sink is probed this often; a healthy probe ends the backoff.
+    private let probeInterval: Duration = .seconds(1)
     private var flushTimer: ScheduledWork?
     private var flushDue = false
     private var inputFinished = false
@@ -63,6 +66,12 @@ public final class DeliveryCore: @unchecked Sendable {
         self.diagnostics = diagnostics
         self.limits = sink.batchLimits
     }
+
+    /// False from a failed send until the next delivery.
+    public var destinationUp: Bool { lastFailureReason == nil }
+
+    /// The ceiling of the next retry delay (zero while delivering).
+    public var retryDelay: Duration { backoff.ceiling }
 
     /// Records not yet answered for: stored (in flight included), waiting to be stored, and (a
     /// memory store) in flight at the deadline.
@@ -197,6 +206,7 @@ public final class DeliveryCore: @unchecked Sendable {
             sent = false
             while !backingOff, inFlight.count < sink.maxInFlight {
                 if let retry = retries.popFirst() {
+                    stats.retried()
                     send(retry)
                 } else if batchDue, let batch = makeBatch() {
                     send(batch)
@@ -271,8 +281,10 @@ public final class DeliveryCore: @unchecked Sendable {
         case .delivered:
             release(sent, rejected: [])
         case .rejected(let rejections):
+            stats.failedSend("rejected")
             release(sent, rejected: rejections)
         case .retryable(let reason):
+            stats.failedSend("retryable")
             retries.append(sent)
             retryLater(reason)
         }
@@ -283,6 +295,7 @@ public final class DeliveryCore: @unchecked Sendable {
     private func release(_ sent: Sent, rejected: [Rejection]) {
         var bytes = 0
         var delivered = 0
+        let now = clock.now()
         if rejected.isEmpty {
             // The common case, once per batch of thousands: count without copying records
             // (each copy of a record retains and releases its line's storage).
@@ -293,6 +306,7 @@ public final class DeliveryCore: @unchecked Sendable {
                     } else {
                         delivered += 1
                         bytes += records[i].line.count
+                        stats.observeLatency(read: records[i].time, acknowledged: now)
                     }
                 }
             }
@@ -308,10 +322,11 @@ public final class DeliveryCore: @unchecked Sendable {
                 } else {
                     delivered += 1
                     bytes += record.line.count
+                    stats.observeLatency(read: record.time, acknowledged: now)
                 }
             }
         }
-        stats.delivered(records: delivered, bytes: bytes)
+        stats.delivered(records: delivered, bytes: bytes, at: now)
         // After the deadline a memory store has already let go of its records; a disk store
         // still acknowledges, so a late answer is not replayed at the next start.
         guard !abandoned || store.isDurable else { return }
@@ -334,10 +349,34 @@ public final class DeliveryCore: @unchecked Sendable {
         guard !backingOff else { return }
         backingOff = true
         let delay = backoff.fail(using: &random)
-        _ = scheduler.schedule(after: delay) { [self] in
-            backingOff = false
-            pump()
-            checkDrained()
+        backoffTimer = scheduler.schedule(after: delay) { [self] in endBackoff() }
+        if delay > probeInterval { scheduleProbe() }
+    }
+
+    private func endBackoff() {
+        guard backingOff else { return }
+        backingOff = false
+        backoffTimer?.cancel()
+        backoffTimer = nil
+        pump()
+        checkDrained()
+    }
+
+    /// Recovery within a second of the destination's return, however long the backoff grew.
+    private func scheduleProbe() {
+        _ = scheduler.schedule(after: probeInterval) { [self] in
+            guard backingOff, !abandoned else { return }
+            sink.probe { healthy in
+                self.scheduler.execute { [self] in
+                    guard backingOff else { return }
+                    if healthy {
+                        diagnostics.debug("probe succeeded: retrying now")
+                        endBackoff()
+                    } else {
+                        scheduleProbe()
+                    }
+                }
+            }
         }
     }
 }

@@ -31,10 +31,19 @@ struct PendingDropReport {
     var last: Timestamp
 }
 
-/// Counters for the exit summary and the in-band drop records.
+/// Counters for the exit summary, the metrics endpoint and the in-band drop records: one
+/// source, so a scrape at exit shows the summary's figures.
 public struct DeliveryStats: Sendable {
     public private(set) var deliveredRecords = 0
     public private(set) var deliveredBytes = 0
+    /// Batches sent again after a retryable failure.
+    public private(set) var retriedBatches = 0
+    /// Sends that failed, by outcome: "retryable" or "rejected".
+    public private(set) var failedSends: [String: Int] = [:]
+    /// When the sink last acknowledged a batch.
+    public private(set) var lastDelivery: Timestamp?
+    /// Read (the record's timestamp) to acknowledgement.
+    public private(set) var latency = LatencyHistogram()
     public private(set) var droppedRecords = 0
     public private(set) var droppedBytes = 0
     public private(set) var droppedByReason: [DropReason: Int] = [:]
@@ -50,10 +59,19 @@ public struct DeliveryStats: Sendable {
 
     public init() {}
 
-    mutating func delivered(records: Int, bytes: Int) {
+    mutating func delivered(records: Int, bytes: Int, at time: Timestamp) {
         deliveredRecords += records
         deliveredBytes += bytes
+        lastDelivery = time
     }
+
+    mutating func observeLatency(read: Timestamp, acknowledged: Timestamp) {
+        latency.observe(seconds: Double(acknowledged.nanoseconds - read.nanoseconds) / 1e9)
+    }
+
+    mutating func failedSend(_ kind: String) { failedSends[kind, default: 0] += 1 }
+
+    mutating func retried() { retriedBatches += 1 }
 
     mutating func reportSent() { reportsSent += 1 }
 

@@ -30,6 +30,7 @@ public final class MemoryStore: RecordStore {
 
     public var isEmpty: Bool { unsent.isEmpty }
     public var storedRecords: Int { unsent.count + taken }
+    public var storedBytes: Int { cost }
     public var isDurable: Bool { false }
 
     public func store(_ records: ArraySlice<LogRecord>, dropped: (DropLoss) -> Void) -> Int {

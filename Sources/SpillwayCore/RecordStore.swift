@@ -17,6 +17,10 @@ public protocol RecordStore: AnyObject {
     func release(_ receipt: StoreReceipt)
     /// Records stored and not yet released, taken ones included.
     var storedRecords: Int { get }
+    /// Bytes those records take: a memory store's cost, a disk store's bytes on disk.
+    var storedBytes: Int { get }
+    /// Segment files on disk; nil for a memory store.
+    var segmentCount: Int? { get }
     /// Records that outlive spillway (on disk): not lost at the shutdown deadline.
     var isDurable: Bool { get }
     /// The shutdown deadline: gives up what waits in memory and returns it, to be counted.
@@ -32,6 +36,7 @@ public protocol RecordStore: AnyObject {
 }
 
 extension RecordStore {
+    public var segmentCount: Int? { nil }
     public func takeLosses() -> [DropLoss] { [] }
     public func start(scheduler: Scheduler, interval: Duration) {}
     public func close() {}

@@ -58,6 +58,14 @@ public protocol Sink: AnyObject, Sendable {
     func send(_ batch: Batch, completion: @escaping @Sendable (SendOutcome) -> Void)
     /// Releases connections; calls `completion` once done. No `send` follows.
     func shutdown(completion: @escaping @Sendable () -> Void)
+    /// A cheap check, while the destination is down, that it is back (a forward sink reconnects):
+    /// true lets the retry go at once instead of after the backoff.
+    func probe(completion: @escaping @Sendable (Bool) -> Void)
+}
+
+extension Sink {
+    /// A sink without a cheap probe never cuts a backoff short.
+    public func probe(completion: @escaping @Sendable (Bool) -> Void) { completion(false) }
 }
 
 /// Spillway's own diagnostics (never mixed into the workload's records).

@@ -177,6 +177,7 @@ public final class DiskBuffer: @unchecked Sendable {
     public internal(set) var recoveryNotes: [String] = []
     /// Bytes of segment files on disk: what `limit` bounds.
     public internal(set) var storedBytes = 0
+    public var segmentCount: Int { segments.count }
     public var syncPolicy: SyncPolicy { options.sync }
 
     /// Opens (creating) the buffer in `options.directory`, locks it and recovers what an earlier

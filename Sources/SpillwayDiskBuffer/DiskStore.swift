@@ -27,6 +27,8 @@ public final class DiskStore: RecordStore, @unchecked Sendable {
 
     public var isEmpty: Bool { buffer.unreadCount == 0 }
     public var storedRecords: Int { buffer.unacknowledgedCount }
+    public var storedBytes: Int { buffer.storedBytes }
+    public var segmentCount: Int? { buffer.segmentCount }
     public var isDurable: Bool { true }
 
     public func store(_ records: ArraySlice<LogRecord>, dropped: (DropLoss) -> Void) -> Int {

@@ -11,6 +11,13 @@ public protocol EventLoopSinkClient: AnyObject, Sendable {
     func send(_ batch: Batch, completion: @escaping @Sendable (SendOutcome) -> Void)
     /// Called on `loop`.
     func shutdown() -> EventLoopFuture<Void>
+    /// Called on `loop`: whether the destination takes a connection again (`Sink.probe`).
+    func probe(completion: @escaping @Sendable (Bool) -> Void)
+}
+
+extension EventLoopSinkClient {
+    /// A client without a cheap probe never cuts a backoff short.
+    public func probe(completion: @escaping @Sendable (Bool) -> Void) { completion(false) }
 }
 
 /// A network sink: its client on an event loop group of its own. Hops `send` onto the loop,
@@ -42,6 +49,12 @@ public final class EventLoopSink<Client: EventLoopSinkClient>: Sink, Sendable {
         }
         let client = self.client
         client.loop.execute { client.send(batch, completion: completion) }
+    }
+
+    public func probe(completion: @escaping @Sendable (Bool) -> Void) {
+        guard !stopped.isSet else { return completion(false) }
+        let client = self.client
+        client.loop.execute { client.probe(completion: completion) }
     }
 
     public func shutdown(completion: @escaping @Sendable () -> Void) {

@@ -30,6 +30,8 @@ public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
     /// A connect attempt is running for batches that have no connection: they wait in `waiting`.
     private var connecting = false
     private var waiting: [(Batch, Completion)] = []
+    /// Probes answered when the running connect attempt ends.
+    private var probes: [@Sendable (Bool) -> Void] = []
     /// A failback attempt is running in the background; batches keep going to `active`.
     private var failingBack = false
     private var lastAttempt: NIODeadline?
@@ -74,6 +76,19 @@ public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
         }
     }
 
+    /// Reconnects (the connection is kept for the retry that follows): true once one is open.
+    public func probe(completion: @escaping @Sendable (Bool) -> Void) {
+        loop.preconditionInEventLoop()
+        if closed { return completion(false) }
+        if let c = active, c.isUsable { return completion(true) }
+        probes.append(completion)
+        if !connecting {
+            connecting = true
+            lastAttempt = .now()
+            attempt(0, upTo: options.endpoints.count, failback: false, reasons: [])
+        }
+    }
+
     /// Tries endpoints `index..<end` in order, each with the connect timeout.
     private func attempt(_ index: Int, upTo end: Int, failback: Bool, reasons: [String]) {
         if closed || index >= end {
@@ -106,6 +121,12 @@ public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
             adopt(conn)
         } else if failback {
             diagnostics.debug("forward: preferred endpoints still unavailable: \(reasons.joined(separator: "; "))")
+        }
+        if !failback {
+            let healthy = active?.isUsable == true
+            let answered = probes
+            probes = []
+            for probe in answered { probe(healthy) }
         }
         if let c = active, c.isUsable {
             let queued = waiting
@@ -153,6 +174,9 @@ public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
         loop.preconditionInEventLoop()
         closed = true
         failWaiting("forward sink is shut down")
+        let answered = probes
+        probes = []
+        for probe in answered { probe(false) }
         let conns = [active].compactMap { $0 } + opening + draining
         active = nil
         draining = []

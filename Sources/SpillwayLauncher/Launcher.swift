@@ -3,6 +3,7 @@ import SpillwayCloudWatch
 import SpillwayConfiguration
 import SpillwayCore
 import SpillwayDiskBuffer
+import SpillwayMetrics
 import SpillwaySeccomp
 import SpillwaySystem
 
@@ -133,6 +134,11 @@ public enum Launcher {
         guard let seccomp = compileSeccomp(configuration, diagnostics: diagnostics),
               let (sink, pipeline) = makePipeline(configuration, recording: configuration.origin, diagnostics: diagnostics)
         else { return 125 }
+        guard let metrics = startMetrics(configuration, pipeline: pipeline) else {
+            _ = close(sink: sink, pipeline: pipeline)
+            return 125
+        }
+        defer { metrics?.stop() }
 
         let child: SpawnedProcess
         let inherited = ChildEnvironment(CurrentProcess.environment(), ownPID: CurrentProcess.pid)
@@ -152,7 +158,7 @@ public enum Launcher {
             _ = close(sink: sink, pipeline: pipeline)
             return 125
         }
-        pipeline.start(stdout: child.stdout, stderr: child.stderr, watcher: watcher)
+        pipeline.start(stdout: child.stdout, stderr: child.stderr, workloadPID: child.pid, watcher: watcher)
 
         let exitCode = waitForWorkload(child.pid, configuration: configuration, diagnostics: diagnostics)
         if configuration.signalGroup {
@@ -197,6 +203,19 @@ public enum Launcher {
         }
     }
 
+    /// The Prometheus endpoint when SPILLWAY_METRICS_ADDRESS asks for one (`.some(nil)` when
+    /// not); nil after printing a 125 error (the address cannot be bound).
+    static func startMetrics(_ configuration: Configuration, pipeline: Pipeline) -> MetricsServer?? {
+        guard let address = configuration.metricsAddress else { return .some(nil) }
+        do {
+            return .some(try MetricsServer.start(at: address) { reply in pipeline.metricsSnapshot(reply: reply) })
+        } catch {
+            StandardErrorDiagnostics.write(
+                "spillway: \(ConfigurationError(variable: "SPILLWAY_METRICS_ADDRESS", value: address.description, expected: "an address spillway can listen on (\(error))", kind: .unusable))")
+            return nil
+        }
+    }
+
     /// Shuts the sink down (briefly: delivery has ended), then closes the pipeline and its store.
     static func close(sink: Sink, pipeline: Pipeline) -> (stats: DeliveryStats, stored: Int) {
         let sinkClosed = DispatchSemaphore(value: 0)
@@ -233,6 +252,11 @@ public enum Launcher {
         guard let seccomp = compileSeccomp(configuration, diagnostics: diagnostics),
               let (sink, pipeline) = makePipeline(configuration, recording: nil, diagnostics: diagnostics)
         else { return 125 }
+        guard let metrics = startMetrics(configuration, pipeline: pipeline) else {
+            _ = close(sink: sink, pipeline: pipeline)
+            return 125
+        }
+        defer { metrics?.stop() }
         if let own = seccomp.spillway, !confine(with: own, diagnostics: diagnostics) {
             _ = close(sink: sink, pipeline: pipeline)
             return 125

@@ -1,5 +1,6 @@
 import Dispatch
 import SpillwayCore
+import SpillwayMetrics
 import SpillwaySystem
 
 /// Readers → framers → delivery core, all on one serial queue.
@@ -11,7 +12,20 @@ final class Pipeline: @unchecked Sendable {
     private let store: RecordStore
     private var watchdog: ScheduledWork?
     private var progressTimer: ScheduledWork?
-    private var recordsRead = 0
+    private var recordsRead = [0, 0]
+    private var bytesRead = [0, 0]
+    /// Since when at least one reader is paused (backpressure), and the pauses before.
+    private var pausedSince: ContinuousClock.Instant?
+    private var pausedBefore = Duration.zero
+    private var workloadPID: Int32?
+    private var stallTimer: ScheduledWork?
+    private var stallWarned = false
+    /// Non-blocking drops: the count when the episode began, and the count at the last check.
+    private var dropEpisode: (since: ContinuousClock.Instant, first: Int, seen: Int)?
+    private var droppedSeen = 0
+    private var lastDrop = ContinuousClock.now
+    private let settings: PipelineSettings
+    private let startTime: Timestamp
     /// The shutdown deadline passed: records read now are never held.
     private var pastDeadline = false
     private var readers: [PipeReader] = []
@@ -44,11 +58,20 @@ final class Pipeline: @unchecked Sendable {
         flushInterval = configuration.flushInterval
         reportsProgress = configuration.reportsProgress
         self.diagnostics = diagnostics
+        settings = configuration
+        startTime = clock.now()
         multiline?.onRelease = { [unowned self] stream, released in
+            let i = Int(stream.rawValue)
             records = released
-            if !offerRecords() { paused[Int(stream.rawValue)] = true }
+            let keepReading = offerRecords(i)
+            if settings.reportsDropEpisodes { noteDrops() }
+            if !keepReading {
+                paused[i] = true
+                beginPause()
+            }
         }
         core.onRoom = { [unowned self] in
+            endPause()
             for (i, reader) in readers.enumerated() where paused[i] {
                 paused[i] = false
                 reader.resume()
@@ -56,9 +79,102 @@ final class Pipeline: @unchecked Sendable {
         }
     }
 
+    private func beginPause() {
+        guard pausedSince == nil else { return }
+        pausedSince = .now
+        stallTimer = scheduler.schedule(after: settings.stallWarning) { [weak self] in
+            guard let self else { return }
+            stallWarned = true
+            let state = core.destinationUp ? "not keeping up" : "unreachable"
+            diagnostics.warning(
+                "the workload is blocked on logging: \(settings.destination) \(state) for \(formatDuration(settings.stallWarning)); "
+                    + settings.stallRemedy)
+        }
+    }
+
+    private func endPause() {
+        guard let since = pausedSince else { return }
+        let episode = ContinuousClock.now - since
+        pausedBefore += episode
+        pausedSince = nil
+        stallTimer?.cancel()
+        stallTimer = nil
+        if stallWarned {
+            stallWarned = false
+            diagnostics.warning("the workload is no longer blocked on logging: it was blocked for \(formatted(episode))")
+        }
+    }
+
+    /// Non-blocking mode: called after each read; an episode ends after a second without drops.
+    private func noteDrops() {
+        let dropped = core.stats.droppedRecords
+        guard dropped != droppedSeen else { return }
+        if dropEpisode == nil {
+            dropEpisode = (.now, droppedSeen, dropped)
+            diagnostics.warning(
+                "dropping records: the non-blocking buffer is full (\(settings.destination) "
+                    + "\(core.destinationUp ? "not keeping up" : "unreachable")); the count follows when it stops")
+            scheduleDropCheck()
+        }
+        droppedSeen = dropped
+        lastDrop = .now
+    }
+
+    private func scheduleDropCheck() {
+        _ = scheduler.schedule(after: .seconds(1)) { [weak self] in
+            guard let self, let episode = dropEpisode else { return }
+            if episode.seen != droppedSeen {
+                dropEpisode?.seen = droppedSeen
+                scheduleDropCheck()
+                return
+            }
+            endDropEpisode("")
+        }
+    }
+
+    private func endDropEpisode(_ when: String) {
+        guard let episode = dropEpisode else { return }
+        dropEpisode = nil
+        diagnostics.warning(
+            "stopped dropping records\(when): \(core.stats.droppedRecords - episode.first) dropped over "
+                + formatted(lastDrop - episode.since))
+    }
+
+    private func formatted(_ d: Duration) -> String {
+        let ms = d.nanoseconds / 1_000_000
+        return ms < 10_000 ? "\(Double(ms) / 1000)s" : "\(ms / 1000)s"
+    }
+
+    private var backpressure: Duration { pausedBefore + (pausedSince.map { ContinuousClock.now - $0 } ?? .zero) }
+
+    /// Hands the figures to `reply` from the pipeline's queue: a scrape waits its turn, delivery
+    /// never waits for a scrape.
+    func metricsSnapshot(reply: @escaping @Sendable (MetricsSnapshot) -> Void) {
+        queue.async { [self] in
+            let usage = CurrentProcess.resourceUsage()
+            let process = ProcessFigures(
+                startTimeSeconds: Double(startTime.nanoseconds) / 1e9, cpuSeconds: usage.user + usage.system,
+                residentBytes: CurrentProcess.residentBytes(), openFileDescriptors: CurrentProcess.openFileDescriptorCount())
+            let (seconds, attoseconds) = backpressure.components
+            let streams = LogStream.allCases
+            reply(MetricsSnapshot(
+                delivery: core.stats,
+                recordsRead: Dictionary(uniqueKeysWithValues: zip(streams, recordsRead)),
+                bytesRead: Dictionary(uniqueKeysWithValues: zip(streams, bytesRead)),
+                backpressureSeconds: Double(seconds) + Double(attoseconds) / 1e18,
+                store: StoreFigures(
+                    kind: store.isDurable ? "disk" : "memory", records: core.bufferedRecords, bytes: store.storedBytes,
+                    segments: store.segmentCount),
+                destinationUp: core.destinationUp,
+                retryDelaySeconds: Double(core.retryDelay.nanoseconds) / 1e9,
+                process: process, workloadPID: workloadPID))
+        }
+    }
+
     /// Starts reading the workload's stdout and stderr, as `watcher` reports them readable.
-    func start(stdout: FileDescriptor, stderr: FileDescriptor, watcher: ReadinessWatcher) {
+    func start(stdout: FileDescriptor, stderr: FileDescriptor, workloadPID: Int32, watcher: ReadinessWatcher) {
         queue.sync {
+            self.workloadPID = workloadPID
             for (index, fd) in [stdout, stderr].enumerated() {
                 let reader = PipeReader(
                     fd: fd, queue: queue, watcher: watcher, clock: clock, bufferSize: 256 * 1024,
@@ -84,7 +200,7 @@ final class Pipeline: @unchecked Sendable {
             guard let self else { return }
             let stats = core.stats
             diagnostics.debug(
-                "progress read=\(recordsRead) delivered=\(stats.deliveredRecords) dropped=\(stats.droppedRecords) "
+                "progress read=\(recordsRead.reduce(0, +)) delivered=\(stats.deliveredRecords) dropped=\(stats.droppedRecords) "
                     + "buffered=\(core.bufferedRecords) paused=\(paused.contains(true))")
             scheduleProgress()
         }
@@ -127,6 +243,7 @@ final class Pipeline: @unchecked Sendable {
         queue.sync {
             progressTimer?.cancel()
             multiline?.cancel()
+            endDropEpisode(" at exit")
             core.settle()
             result = (core.stats, store.isDurable ? store.storedRecords : 0)
             store.close()
@@ -139,6 +256,7 @@ final class Pipeline: @unchecked Sendable {
             let own = stream == 0 ? FileDescriptor.standardOutput : FileDescriptor.standardError
             try? own.writeAll(bytes)
         }
+        bytesRead[stream] += bytes.count
         records.removeAll(keepingCapacity: true)
         if let multiline {
             framed.removeAll(keepingCapacity: true)
@@ -147,15 +265,19 @@ final class Pipeline: @unchecked Sendable {
         } else {
             framers[stream].frame(bytes, time: time, into: &records)
         }
-        let keepReading = offerRecords()
-        if !keepReading { paused[stream] = true }
+        let keepReading = offerRecords(stream)
+        if settings.reportsDropEpisodes { noteDrops() }
+        if !keepReading {
+            paused[stream] = true
+            beginPause()
+        }
         return keepReading
     }
 
     /// Hands the framed `records` to the core; false when the reader must pause. Past the
     /// deadline nothing is held, so reading never pauses.
-    private func offerRecords() -> Bool {
-        recordsRead += records.count
+    private func offerRecords(_ stream: Int) -> Bool {
+        recordsRead[stream] += records.count
         guard !pastDeadline else {
             core.acceptAtDeadline(records)
             return true
@@ -174,7 +296,7 @@ final class Pipeline: @unchecked Sendable {
         } else {
             framers[stream].finish(time: clock.now(), into: &records)
         }
-        _ = offerRecords()
+        _ = offerRecords(stream)
         ended += 1
         if ended == readers.count { core.finishInput() }
     }
@@ -197,6 +319,7 @@ final class Pipeline: @unchecked Sendable {
     /// time; then everything buffered in memory is counted as undelivered.
     private func cutOff() {
         pastDeadline = true
+        endPause()
         for reader in readers where !reader.isFinished {
             reader.drainAvailable()
             reader.cancel()
@@ -217,4 +340,11 @@ struct PipelineSettings {
         var start: PosixRegex
         var flushInterval: Duration
     }
+    /// Readers paused this long get one warning, and one line when they resume.
+    var stallWarning: Duration
+    var destination: String
+    /// What the stall warning suggests.
+    var stallRemedy: String
+    /// Non-blocking mode: one line when dropping starts, one when it stops.
+    var reportsDropEpisodes: Bool
 }

@@ -12,7 +12,21 @@ extension Configuration {
     func pipelineSettings() throws(ConfigurationError) -> PipelineSettings {
         PipelineSettings(
             maxLineSize: maxLineSize, flushInterval: flushInterval, passthrough: passthrough,
-            reportsProgress: logLevel == .debug, multiline: try multilineSettings())
+            reportsProgress: logLevel == .debug, multiline: try multilineSettings(), stallWarning: stallWarning,
+            destination: destination,
+            stallRemedy: mode == .filesystem
+                ? "SPILLWAY_STORAGE_LIMIT or SPILLWAY_STORAGE_FULL=drop-oldest would keep it running"
+                : "SPILLWAY_MODE=filesystem would keep it running",
+            reportsDropEpisodes: mode == .nonBlocking)
+    }
+
+    /// The destination as diagnostics name it.
+    var destination: String {
+        switch sink {
+        case .console: "spillway's stdout"
+        case .forward: forward.endpoints.map(\.description).joined(separator: ",")
+        case .cloudwatch: "CloudWatch Logs \(cloudwatch.group)/\(cloudwatch.stream)"
+        }
     }
 
     private func multilineSettings() throws(ConfigurationError) -> PipelineSettings.Multiline? {

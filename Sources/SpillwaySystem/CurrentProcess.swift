@@ -37,11 +37,22 @@ public enum CurrentProcess {
         return (seconds(usage.ru_utime), seconds(usage.ru_stime), peakResidentKiB() ?? usage.ru_maxrss)
     }
 
-    private static func peakResidentKiB() -> Int? {
+    private static func peakResidentKiB() -> Int? { statusField("VmHWM:") }
+
+    /// Current resident set size in bytes (/proc/self/status's VmRSS).
+    public static func residentBytes() -> Int { (statusField("VmRSS:") ?? 0) * 1024 }
+
+    /// Descriptors open in spillway now (entries of /proc/self/fd, less the one listing them).
+    public static func openFileDescriptorCount() -> Int {
+        ((try? FileSystem.contents(ofDirectory: "/proc/self/fd").count) ?? 1) - 1
+    }
+
+    /// A kB figure of /proc/self/status.
+    private static func statusField(_ name: String) -> Int? {
         guard let status = try? readSmallFile("/proc/self/status", limit: 64 << 10) else { return nil }
         let text = String(decoding: status, as: UTF8.self)
-        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
-        return Int(line.dropFirst("VmHWM:".count).filter(\.isNumber))
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name) }) else { return nil }
+        return Int(line.dropFirst(name.count).filter(\.isNumber))
     }
 
     /// libseccomp's runtime version, e.g. "2.5.4".

@@ -8,6 +8,9 @@ public final class ScriptedSink: Sink, @unchecked Sendable {
     public var maxInFlight: Int
     /// Outcome given at once; nil holds batches until `answer` is called.
     public var automaticOutcome: SendOutcome?
+    /// What `probe` answers; `probes` counts the calls.
+    public var probeHealthy = false
+    public private(set) var probes = 0
     public private(set) var sent: [Batch] = []
     public private(set) var delivered: [LogRecord] = []
     private var waiting: [(Batch, @Sendable (SendOutcome) -> Void)] = []
@@ -71,6 +74,11 @@ public final class ScriptedSink: Sink, @unchecked Sendable {
     public func shutdown(completion: @escaping @Sendable () -> Void) {
         shutDown = true
         completion()
+    }
+
+    public func probe(completion: @escaping @Sendable (Bool) -> Void) {
+        probes += 1
+        completion(probeHealthy)
     }
 }
 

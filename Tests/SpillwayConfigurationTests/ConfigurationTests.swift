@@ -2,6 +2,7 @@ import Testing
 import SpillwayCore
 import SpillwayDiskBuffer
 import SpillwayForward
+import SpillwayMetrics
 @testable import SpillwayConfiguration
 
 @Suite struct DefaultsTests {
@@ -373,10 +374,27 @@ import SpillwayForward
     }
 
     @Test(arguments: ["SPILLWAY_FLUSH_INTERVAL", "SPILLWAY_FORWARD_ACK_TIMEOUT", "SPILLWAY_FORWARD_CONNECT_TIMEOUT",
-                      "SPILLWAY_FORWARD_WRITE_TIMEOUT"])
+                      "SPILLWAY_FORWARD_WRITE_TIMEOUT", "SPILLWAY_STALL_WARNING"])
     func zeroDurationsAreErrors(_ name: String) {
         #expect(parseError([name: "0s"])?.variable == name)
         #expect(parseError([name: "0ms"])?.description.contains("greater than zero") == true)
+    }
+
+    @Test func metricsAddresses() throws {
+        #expect(try parse([:]).metricsAddress == nil)
+        #expect(try parse(["SPILLWAY_METRICS_ADDRESS": "tcp://127.0.0.1:9464"]).metricsAddress == .tcp(host: "127.0.0.1", port: 9464))
+        #expect(try parse(["SPILLWAY_METRICS_ADDRESS": "tcp://[::1]:9464"]).metricsAddress == .tcp(host: "::1", port: 9464))
+        #expect(try parse(["SPILLWAY_METRICS_ADDRESS": "unix:///run/app/metrics.sock"]).metricsAddress == .unix(path: "/run/app/metrics.sock"))
+        for bad in ["127.0.0.1:9464", "tls://127.0.0.1:9464", "tcp://127.0.0.1", "unix://relative", "tcp://a:1,tcp://b:2"] {
+            let e = parseError(["SPILLWAY_METRICS_ADDRESS": bad])
+            #expect(e?.variable == "SPILLWAY_METRICS_ADDRESS", "\(bad)")
+            #expect(e?.description.contains("tcp://127.0.0.1:PORT") == true, "\(bad)")
+        }
+    }
+
+    @Test func stallWarningDefaultsToFiveSeconds() throws {
+        #expect(try parse([:]).stallWarning == .seconds(5))
+        #expect(try parse(["SPILLWAY_STALL_WARNING": "250ms"]).stallWarning == .milliseconds(250))
     }
 
     @Test func shutdownTimeoutMayBeZero() throws {

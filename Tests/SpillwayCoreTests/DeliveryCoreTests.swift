@@ -15,13 +15,13 @@ private struct Harness {
     let diagnostics = RecordingDiagnostics()
 
     init(policy: BufferPolicy, capacity: Int, sink: ScriptedSink = ScriptedSink(), flush: Duration = .seconds(1),
-         durable: Bool = false) {
+         durable: Bool = false, backoff: Backoff = Backoff(base: .milliseconds(100), cap: .seconds(1))) {
         self.sink = sink
         let memory = MemoryStore(capacity: capacity, policy: policy, limits: sink.batchLimits)
         core = DeliveryCore(
             sink: sink, store: durable ? DurableStore(memory) : memory,
             scheduler: scheduler, clock: ManualWallClock(), flushInterval: flush,
-            backoff: Backoff(base: .milliseconds(100), cap: .seconds(1)), diagnostics: diagnostics)
+            backoff: backoff, diagnostics: diagnostics)
     }
 }
 
@@ -36,11 +36,34 @@ private final class DurableStore: RecordStore {
     func takeBatch(_ limits: BatchLimits) -> (records: [LogRecord], receipt: StoreReceipt) { memory.takeBatch(limits) }
     func release(_ receipt: StoreReceipt) { memory.release(receipt) }
     var storedRecords: Int { memory.storedRecords }
+    var storedBytes: Int { memory.storedBytes }
     var isDurable: Bool { true }
     func abandon() -> [LogRecord] { [] }
 }
 
 @Suite struct DeliveryCoreTests {
+    @Test func aHealthyProbeEndsALongBackoffWithinASecond() {
+        let sink = ScriptedSink(automaticOutcome: nil)
+        // The delay is random in [0, 40 s]: almost always the probe brings the retry forward.
+        let h = Harness(policy: .block, capacity: 1 << 20, sink: sink, backoff: Backoff(base: .seconds(40), cap: .seconds(40)))
+        h.core.accept(records(["a"]))
+        h.scheduler.advance(by: .seconds(1))
+        sink.answer(.retryable(reason: "connection refused"))
+        h.scheduler.runPending()
+        h.scheduler.advance(by: .seconds(3))
+        if sink.sent.count == 1 { #expect(sink.probes == 3, "one probe a second while backing off") }
+        sink.probeHealthy = true
+        h.scheduler.advance(by: .seconds(1))
+        #expect(sink.sent.count == 2, "the retry goes as soon as a probe succeeds")
+        sink.answer(.delivered)
+        h.scheduler.runPending()
+        #expect(h.core.stats.deliveredRecords == 1)
+        #expect(h.core.destinationUp)
+        let probes = sink.probes
+        h.scheduler.advance(by: .seconds(60))
+        #expect(sink.probes == probes, "no probing while delivering")
+    }
+
     @Test func batchesGoOutAfterTheFlushInterval() {
         let h = Harness(policy: .block, capacity: 1 << 20)
         #expect(h.core.accept(records(["a", "b"])))

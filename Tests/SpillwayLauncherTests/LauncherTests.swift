@@ -60,9 +60,10 @@ import Testing
         let pipeline = Pipeline(
             sink: sink, store: store, clock: SystemWallClock(),
             configuration: PipelineSettings(
-                maxLineSize: 16, flushInterval: .milliseconds(20), passthrough: false, reportsProgress: true),
+                maxLineSize: 16, flushInterval: .milliseconds(20), passthrough: false, reportsProgress: true,
+                stallWarning: .seconds(5), destination: "a scripted sink", stallRemedy: "", reportsDropEpisodes: false),
             diagnostics: diagnostics)
-        pipeline.start(stdout: out.readEnd, stderr: err.readEnd, watcher: watcher)
+        pipeline.start(stdout: out.readEnd, stderr: err.readEnd, workloadPID: 1, watcher: watcher)
         for i in 0..<200 { try Array("line \(i)\n".utf8).withUnsafeBytes { try out.writeEnd.writeAll($0) } }
         try Array("0123456789abcdefghijklmnopqrstuvwxyzABCD\nlast".utf8).withUnsafeBytes { try err.writeEnd.writeAll($0) }
         try out.writeEnd.close()
