@@ -180,3 +180,14 @@ def test_an_unreachable_task_metadata_endpoint_is_125_naming_it(spillway):
     result = run(["--", "true"], env=env, timeout=30)
     assert result.returncode == 125
     assert b"ECS_CONTAINER_METADATA_URI_V4" in result.stderr
+
+
+@pytest.mark.parametrize("option,value", [("awslogs-multiline-pattern", r"^\d{4}-\d{2}-\d{2}"),
+                                          ("awslogs-datetime-format", "%Y-%m-%d %H:%M:%S")])
+def test_awslogs_multiline_options_send_a_stack_trace_as_one_event(spillway, moto, option, value):
+    from test_multiline import JAVA, JAVA_RECORDS, printing
+    config = {"logDriver": "awslogs", "options": {**AWSLOGS["options"], option: value}}
+    env = aws_env(moto, SPILLWAY_LOG_CONFIGURATION=json.dumps(config), SPILLWAY_CONTAINER_ID="cid1")
+    result = run(printing(JAVA), env=env, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    assert messages(moto, "awslogs-logtest", "awslogs-logtest/python3/cid1") == JAVA_RECORDS
