@@ -48,6 +48,23 @@ public final class CloudWatchClient: EventLoopSinkClient, @unchecked Sendable {
 
     private var streamName: String { "\(options.group):\(options.stream)" }
 
+    /// A probe takes at most this long: the delivery core probes once a second.
+    static let probeTimeout: Duration = .seconds(2)
+
+    /// The cheap request of a backoff's probe: DescribeLogStreams of this stream's name. Any
+    /// answer but a retryable one (5xx, throttling) shows the service is back, whatever it says
+    /// (a missing group or a denied permission is the real send's business).
+    public func probe(completion: @escaping @Sendable (Bool) -> Void) {
+        guard !closed else { return completion(false) }
+        let body = JSONWriter.object([("logGroupName", options.group), ("logStreamNamePrefix", options.stream)])
+        call("DescribeLogStreams", body: body, timeout: min(Self.probeTimeout, options.requestTimeout)).whenComplete { result in
+            switch result {
+            case .success(.retryable), .failure: completion(false)
+            case .success: completion(true)
+            }
+        }
+    }
+
     // MARK: one attempt
 
     public func send(_ batch: Batch, completion: @escaping Completion) {

@@ -358,3 +358,36 @@ struct SetupTests {
         server.stop()
     }
 }
+
+@Suite struct ProbeTests {
+    func probe(_ sink: CloudWatchSink) async -> Bool {
+        await withCheckedContinuation { continuation in sink.probe { continuation.resume(returning: $0) } }
+    }
+
+    @Test func anyAnswerButARetryableOneIsHealthy() async throws {
+        let answers = Box([
+            FakeServer.Response(status: 503, body: "unavailable"),
+            FakeServer.Response(status: 400, body: #"{"__type":"ThrottlingException","message":"Rate exceeded"}"#),
+            FakeServer.Response(status: 400, body: #"{"__type":"ResourceNotFoundException","message":"no group"}"#),
+            FakeServer.Response(status: 200, body: #"{"logStreams":[]}"#),
+        ])
+        let server = try FakeServer { _ in answers.update { $0.isEmpty ? .init() : $0.removeFirst() } }
+        let sink = try makeSink(server)
+        #expect(await probe(sink) == false)
+        #expect(await probe(sink) == false)
+        #expect(await probe(sink) == true)
+        #expect(await probe(sink) == true)
+        #expect(server.targets == Array(repeating: "DescribeLogStreams", count: 4))
+        await sink.shutdown()
+        server.stop()
+    }
+
+    @Test func anUnreachableServiceIsNot() async throws {
+        let server = try FakeServer { _ in .init() }
+        let url = server.url
+        server.stop()
+        let sink = try makeSink(server) { $0.endpoint = url }
+        #expect(await probe(sink) == false)
+        await sink.shutdown()
+    }
+}
