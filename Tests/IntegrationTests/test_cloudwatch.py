@@ -167,22 +167,30 @@ def test_an_unprivileged_user_delivers_to_cloudwatch(moto):
     assert moto.messages() == ["seq=0", "seq=1"]
 
 
-def test_delivery_resumes_within_a_second_of_moto_coming_back(tmp_path, moto):
-    # moto killed for 10 s: connects are refused and the backoff grows past 1 s; the probe
-    # (DescribeLogStreams, once a second) ends it as soon as moto answers again.
+@pytest.mark.parametrize("outage", ["kill", "stop"])
+def test_delivery_resumes_within_a_second_of_moto_coming_back(tmp_path, moto, outage):
+    # Killed for 10 s: connects are refused and the backoff grows past 1 s; the probe
+    # (DescribeLogStreams, once a second) ends it as soon as moto answers again. Stopped
+    # (SIGSTOP) for 10 s: the request in flight waits and is answered on SIGCONT.
     env = moto_env(moto, SPILLWAY_MAX_BUFFER_SIZE="64k", SPILLWAY_MAX_LINE_SIZE="16k")
     proc, report, progress = start_writer(tmp_path, env, rate=1000, count=1_000_000, seconds=20, size=100)
     try:
         assert wait_for(lambda: len(moto.messages()) > 0, 30), "the first events never reached moto"
-        moto.kill()
-        time.sleep(10)
-        moto.start()
+        if outage == "kill":
+            moto.kill()
+            time.sleep(10)
+            moto.start()
+        else:
+            moto.signal(signal.SIGSTOP)
+            time.sleep(10)
+            moto.signal(signal.SIGCONT)
         back = time.monotonic()
-        assert wait_for(lambda: len(moto.messages()) > 0, 15), "nothing was delivered after moto came back"
+        before = 0 if outage == "kill" else len(moto.messages())  # a restarted moto starts empty
+        assert wait_for(lambda: len(moto.messages()) > before, 15), "nothing was delivered after moto came back"
         delivery = time.monotonic() - back
     finally:
         out, err = finish(proc, timeout=90)
-    print(f"moto back after a 10 s outage: delivery resumed after {delivery:.2f}s")
+    print(f"moto back after a 10 s {outage}: delivery resumed after {delivery:.2f}s")
     # Within 1 s of the return, with slack for moto's own start and a debug build.
     assert delivery < 3.0, delivery
     assert summary_line(err)["dropped"] == 0
