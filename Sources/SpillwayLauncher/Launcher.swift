@@ -138,7 +138,7 @@ public enum Launcher {
             _ = close(sink: sink, pipeline: pipeline)
             return 125
         }
-        defer { metrics?.stop() }
+        defer { stop(metrics, at: configuration.metricsAddress) }
 
         let child: SpawnedProcess
         let inherited = ChildEnvironment(CurrentProcess.environment(), ownPID: CurrentProcess.pid)
@@ -216,6 +216,13 @@ public enum Launcher {
         }
     }
 
+    /// Stops the endpoint and removes its unix socket file, which closing leaves behind.
+    static func stop(_ metrics: MetricsServer?, at address: MetricsAddress?) {
+        guard let metrics else { return }
+        metrics.stop()
+        if case .unix(let path) = address { _ = try? FileSystem.remove(path) }
+    }
+
     /// Shuts the sink down (briefly: delivery has ended), then closes the pipeline and its store.
     static func close(sink: Sink, pipeline: Pipeline) -> (stats: DeliveryStats, stored: Int) {
         let sinkClosed = DispatchSemaphore(value: 0)
@@ -256,7 +263,7 @@ public enum Launcher {
             _ = close(sink: sink, pipeline: pipeline)
             return 125
         }
-        defer { metrics?.stop() }
+        defer { stop(metrics, at: configuration.metricsAddress) }
         if let own = seccomp.spillway, !confine(with: own, diagnostics: diagnostics) {
             _ = close(sink: sink, pipeline: pipeline)
             return 125

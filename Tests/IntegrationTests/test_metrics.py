@@ -169,6 +169,8 @@ def test_endpoint_serves_metrics_404_and_405(spillway, tmp_path, address):
     finally:
         out, err = finish(proc, timeout=30)
     assert proc.returncode == 0, err
+    if address == "unix":
+        assert not os.path.exists(metrics[len("unix://"):]), "the socket file outlived spillway"
 
 
 @pytest.mark.parametrize("value", ["127.0.0.1:9464", "tls://127.0.0.1:9464", "tcp://127.0.0.1", "http://127.0.0.1:1"])
