@@ -11,15 +11,9 @@ import time
 import pytest
 
 from conftest import base_env, run, summary_line
-from peerlib import Peer, read_events
+from peerlib import Peer, free_port, read_events
 from test_forward import markers, seqs
 from writerlib import finish, read_int, start_writer, wait_for
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fs_env(tmp_path, port, **extra):

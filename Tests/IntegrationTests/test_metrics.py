@@ -16,16 +16,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import base_env, run, summary_line
-from peerlib import Peer
+from peerlib import Peer, free_port
 from writerlib import finish, start_writer
 
 PROMETHEUS = shutil.which("prometheus")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def forward_env(receiver_port, metrics, **extra):

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from conftest import base_env, console_records, run, spillway_path, summary_line
-from peerlib import Peer, read_events
+from peerlib import Peer, free_port, read_events
 
 JAVA = [
     "2024-05-01 10:00:00.123 INFO  starting",
@@ -36,12 +36,6 @@ PYTHON_RECORDS = ["\n".join(PYTHON[:5]), PYTHON[5]]
 def printing(lines, stream="stdout", then=""):
     code = f"import sys\nfor l in {lines!r}:\n    print(l, file=sys.{stream})\nsys.{stream}.flush()\n{then}"
     return ["--", "python3", "-c", code]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_a_java_stack_trace_is_one_record_and_counts_once(spillway):

@@ -9,7 +9,7 @@ import sys
 import time
 
 from conftest import base_env
-from peerlib import Peer
+from peerlib import Peer, free_port
 
 GROUP = "/spillway/test"
 STREAM = "app/host-1"
@@ -78,12 +78,6 @@ class Strict:
 
     def __exit__(self, *exc):
         self.stop()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Moto:

@@ -101,6 +101,13 @@ def read_errors(path):
     return [entry["error"] for entry in read_log(path) if "error" in entry]
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on (for a peer to take, or to stay refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Peer:
     """Runs one peer script as a child process; stop() ends it by its PID.
 
