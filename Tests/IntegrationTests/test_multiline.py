@@ -3,7 +3,6 @@ one record, end to end through the binary — the console sink, the forward rece
 import json
 import os
 import select
-import socket
 import subprocess
 import time
 
