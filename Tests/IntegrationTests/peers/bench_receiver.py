@@ -13,7 +13,7 @@ import struct
 import sys
 import threading
 
-from peerlib import open_listener, write_atomically
+from peerlib import accept_forever, open_listener, write_atomically
 
 BUFFER_SIZE = 4 * 1024 * 1024
 
@@ -200,8 +200,7 @@ def main():
     if args.port_file:
         write_atomically(args.port_file, address + "\n")
     try:
-        while True:
-            sock, _ = listener.accept()
+        for sock in accept_forever(listener):
             threading.Thread(target=serve, args=(sock, counter), daemon=True).start()
     except Shutdown:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

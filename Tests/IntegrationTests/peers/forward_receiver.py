@@ -34,7 +34,7 @@ import zlib
 
 import msgpack
 
-from peerlib import open_listener, write_atomically
+from peerlib import accept_forever, open_listener, write_atomically
 
 RECV_SIZE = 256 * 1024
 HELO_RANDOM_BYTES = 16
@@ -621,8 +621,7 @@ def main():
 
     numbers = itertools.count(1)
     try:
-        while True:
-            sock, _ = listener.accept()
+        for sock in accept_forever(listener):
             if sock.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = Connection(sock, next(numbers))

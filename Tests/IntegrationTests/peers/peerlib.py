@@ -42,6 +42,23 @@ def open_listener(spec):
     raise ValueError(f"--listen must be tcp:HOST:PORT or unix:PATH, got {spec!r}")
 
 
+def accept_forever(listener):
+    """Yields accepted sockets until a signal handler raises.
+
+    The kernel may deliver a signal to any thread; one delivered to a serve thread leaves
+    the main thread asleep in accept(), and Python runs handlers only in the main thread.
+    A short accept timeout bounds that wait (a SIGTERM once went unanswered for 5 s in CI).
+    """
+    listener.settimeout(0.2)
+    while True:
+        try:
+            sock, _ = listener.accept()
+        except TimeoutError:
+            continue
+        sock.setblocking(True)
+        yield sock
+
+
 def write_atomically(path, text):
     """Readers polling for `path` must never see a half-written file."""
     tmp = f"{path}.tmp.{os.getpid()}"
