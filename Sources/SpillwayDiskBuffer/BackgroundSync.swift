@@ -25,13 +25,15 @@ final class BackgroundSync: Sendable {
         synchronizeAndClose(try fd.duplicate())
     }
 
-    /// Deletes a file after the jobs queued before (the ledger's fsync).
-    func remove(_ path: String) {
-        enqueue { () throws(SystemError) in try FileSystem.remove(path) }
+    /// Deletes a file after the jobs queued before (the ledger's fsync). The buffer keeps
+    /// `directory` open until `finish` has run.
+    func remove(_ name: String, in directory: Directory) {
+        enqueue { () throws(SystemError) in try directory.remove(name) }
     }
 
-    func synchronizeDirectory(_ path: String) {
-        enqueue { () throws(SystemError) in try FileSystem.synchronizeDirectory(path) }
+    /// fsyncs the directory's entries; the buffer keeps it open until `finish` has run.
+    func synchronize(_ directory: Directory) {
+        enqueue { () throws(SystemError) in try directory.synchronize() }
     }
 
     /// Waits for every job queued so far; throws the first error any of them met.

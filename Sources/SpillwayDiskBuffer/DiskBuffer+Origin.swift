@@ -11,14 +11,14 @@ extension DiskBuffer {
     /// planted link instead of following it.
     public func record(origin bytes: [UInt8]) throws(DiskBufferError) {
         let staged = Self.originName + ".new"
-        let fd = try StorageDirectory.openOwnFile(directory, staged)
+        let fd = try StorageDirectory.openOwnFile(storage, staged)
         do throws(SystemError) {
             defer { try? fd.close() }
             try fd.truncate(to: 0)
             try bytes.withUnsafeBytes { raw in Result { () throws(SystemError) in try fd.write(raw, at: 0) } }.get()
             try fd.synchronizeData()
-            try FileSystem.rename(directory + "/" + staged, to: directory + "/" + Self.originName)
-            try FileSystem.synchronizeDirectory(directory)
+            try storage.rename(staged, to: Self.originName)
+            try storage.synchronize()
         } catch {
             throw .io(error)
         }
@@ -27,9 +27,9 @@ extension DiskBuffer {
     /// The origin recorded in `directory`, if there is one that is a regular file of ours in a
     /// safe directory.
     public static func recordedOrigin(in directory: String) -> [UInt8]? {
-        guard (try? StorageDirectory.check(directory)) != nil,
-              let fd = try? FileDescriptor.open(directory + "/" + originName, [.readOnly, .noFollow])
-        else { return nil }
+        guard let storage = try? StorageDirectory.open(directory) else { return nil }
+        defer { try? storage.close() }
+        guard let fd = try? storage.open(originName, [.readOnly, .noFollow]) else { return nil }
         defer { try? fd.close() }
         guard let status = try? fd.status(), status.isRegularFile, status.owner == CurrentProcess.effectiveUserID
         else { return nil }

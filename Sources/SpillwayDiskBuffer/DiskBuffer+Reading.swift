@@ -114,7 +114,7 @@ extension DiskBuffer {
         if segment.first > scanNext || damagedBytes > 0 { recordGap(upTo: segment.first) }
         scanNext = max(scanNext, segment.first)
         do throws(SystemError) {
-            let fd = try FileDescriptor.open(path(segment.first), [.readOnly, .noFollow])
+            let fd = try storage.open(Layout.segmentName(segment.first), [.readOnly, .noFollow])
             scanner = FrameScanner(fd: fd, offset: Layout.segmentHeaderSize, minimumPosition: segment.first)
             return true
         } catch {
@@ -188,7 +188,9 @@ extension DiskBuffer {
     }
 
     func moveToCorrupt(_ first: UInt64) throws(SystemError) {
-        try FileSystem.makeDirectory(directory + "/corrupt")
-        try FileSystem.rename(path(first), to: directory + "/corrupt/" + Layout.segmentName(first))
+        try storage.makeDirectory("corrupt")
+        let corrupt = try storage.openDirectory("corrupt")
+        defer { try? corrupt.close() }
+        try storage.rename(Layout.segmentName(first), to: Layout.segmentName(first), in: corrupt)
     }
 }

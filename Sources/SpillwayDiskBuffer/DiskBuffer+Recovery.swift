@@ -13,16 +13,17 @@ extension DiskBuffer {
     }
 
     /// Locks `<directory>/lock` and writes our pid in it.
-    static func takeLock(_ directory: String) throws(DiskBufferError) -> FileDescriptor {
+    static func takeLock(_ storage: Directory) throws(DiskBufferError) -> FileDescriptor {
+        let directory = storage.path
         // Checked before the truncate below: never through a link, never a file of someone else.
-        let fd = try StorageDirectory.openOwnFile(directory, "lock")
+        let fd = try StorageDirectory.openOwnFile(storage, "lock")
         let locked: Bool
         do { locked = try fd.tryLockExclusive() } catch {
             try? fd.close()
             throw .io(error)
         }
         guard locked else {
-            let holder = try? readSmallFile(directory + "/lock", limit: 32)
+            let holder = try? fd.readAll(limit: 32)
             try? fd.close()
             throw .locked(
                 path: directory,
@@ -42,7 +43,7 @@ extension DiskBuffer {
 
     /// Rebuilds the in-memory state from the directory (see "Recovery" in DiskBuffer.swift).
     func recover(ledger found: Ledger.Found) throws(SystemError) {
-        let firsts = try FileSystem.contents(ofDirectory: directory).compactMap(Layout.parseSegmentName).sorted()
+        let firsts = try storage.contents().compactMap(Layout.parseSegmentName).sorted()
 
         var start: UInt64
         // What the previous run recorded as stored; `appended` 0 when unknown.
@@ -76,7 +77,7 @@ extension DiskBuffer {
             }
             let name = Layout.segmentName(first)
             if isNewest && size < Layout.segmentHeaderSize {
-                try FileSystem.remove(path(first))
+                try storage.remove(Layout.segmentName(first))
                 if recorded.appended > first {
                     newestNote = "\(name) was cut to \(size) bytes (spillway left \(recorded.newestBytes)); removed"
                 } else {
@@ -119,7 +120,7 @@ extension DiskBuffer {
     /// file vanished meanwhile.
     private func inspectSegment(_ first: UInt64) throws(SystemError) -> (size: Int, problem: String?)? {
         let fd: FileDescriptor
-        do throws(SystemError) { fd = try .open(path(first), [.readOnly, .noFollow]) } catch {
+        do throws(SystemError) { fd = try storage.open(Layout.segmentName(first), [.readOnly, .noFollow]) } catch {
             if error.isNotFound { return nil }
             throw error
         }
@@ -146,7 +147,7 @@ extension DiskBuffer {
         var torn = 0
         var found: (first: UInt64, size: Int)?
         if let newest = segments.last {
-            let fd = try FileDescriptor.open(path(newest.first), [.readWrite, .noFollow])
+            let fd = try storage.open(Layout.segmentName(newest.first), [.readWrite, .noFollow])
             defer { try? fd.close() }
             var scanner = FrameScanner(fd: fd, offset: Layout.segmentHeaderSize, minimumPosition: newest.first)
             var validEnd = Layout.segmentHeaderSize
@@ -176,7 +177,7 @@ extension DiskBuffer {
             writerNext = max(writerNext, next)
             found = (newest.first, validEnd)
             if validEnd == Layout.segmentHeaderSize {
-                try FileSystem.remove(path(newest.first))
+                try storage.remove(Layout.segmentName(newest.first))
                 segments.removeLast()
             }
         }

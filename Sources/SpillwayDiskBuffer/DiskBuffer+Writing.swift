@@ -95,7 +95,7 @@ extension DiskBuffer {
                 // Not even the header fit: the new segment goes.
                 self.writer = nil
                 try? writer.close()
-                try FileSystem.remove(path(segments[index].first))
+                try storage.remove(Layout.segmentName(segments[index].first))
                 removeSegment(at: index)
             } else {
                 try writer.truncate(to: offset)
@@ -112,7 +112,7 @@ extension DiskBuffer {
     func openSegment() throws(SystemError) -> Bool {
         let first = writerNext
         do throws(SystemError) {
-            writer = try FileDescriptor.open(path(first), [.writeOnly, .create, .exclusive, .noFollow])
+            writer = try storage.open(Layout.segmentName(first), [.writeOnly, .create, .exclusive, .noFollow])
         } catch {
             guard error.isOutOfSpace else { throw error }
             return false
@@ -135,6 +135,7 @@ extension DiskBuffer {
             try? finished.close()
         } else if options.sync == .normal {
             background.synchronizeAndClose(finished)
+            closingInBackground = true
             synchronizeDirectoryInBackground()
             try background.check()
         } else {
@@ -147,14 +148,14 @@ extension DiskBuffer {
 
     func synchronizeDirectoryIfNeeded() throws(SystemError) {
         guard directoryDirty else { return }
-        try FileSystem.synchronizeDirectory(directory)
+        try storage.synchronize()
         directoryDirty = false
     }
 
-    /// On a full disk: waits for the deletes of settled segments still queued, if any. True when
-    /// there were some (space was freed: try again).
+    /// On a full disk: waits for the deletes of settled segments and the closes of finished ones
+    /// still queued, if any. True when there were some (space may have been freed: try again).
     func freeSpaceBeingReleased() throws(SystemError) -> Bool {
-        guard removingBytes > 0 else { return false }
+        guard removingBytes > 0 || closingInBackground else { return false }
         try finishBackgroundWork()
         return true
     }
@@ -163,11 +164,12 @@ extension DiskBuffer {
     func finishBackgroundWork() throws(SystemError) {
         try background.finish()
         removingBytes = 0
+        closingInBackground = false
     }
 
     func synchronizeDirectoryInBackground() {
         guard directoryDirty else { return }
-        background.synchronizeDirectory(directory)
+        background.synchronize(storage)
         directoryDirty = false
     }
 
@@ -182,11 +184,11 @@ extension DiskBuffer {
             // only its file is left, and the reader must not wait for the disk.
             if options.sync == .normal {
                 try ledger.synchronize(in: background)
-                background.remove(path(oldest.first))
+                background.remove(Layout.segmentName(oldest.first), in: storage)
                 removingBytes += oldest.size
             } else {
                 try ledger.synchronize()
-                try FileSystem.remove(path(oldest.first))
+                try storage.remove(Layout.segmentName(oldest.first))
             }
             removeSegment(at: 0)
         }
@@ -235,7 +237,7 @@ extension DiskBuffer {
         }
         try updateLedger(deleted: end)
         try ledger.synchronize()
-        try FileSystem.remove(path(victim.first))
+        try storage.remove(Layout.segmentName(victim.first))
         removeSegment(at: 0)
         try release()
         return true
@@ -248,7 +250,7 @@ extension DiskBuffer {
         var damaged = damagedBytes
         let reason = "\(cause.text): drop-oldest deleted \(Layout.segmentName(segment.first))"
         do throws(SystemError) {
-            let fd = try FileDescriptor.open(path(segment.first), [.readOnly, .noFollow])
+            let fd = try storage.open(Layout.segmentName(segment.first), [.readOnly, .noFollow])
             defer { try? fd.close() }
             var scanner = FrameScanner(fd: fd, offset: Layout.segmentHeaderSize, minimumPosition: segment.first)
             scan: while true {

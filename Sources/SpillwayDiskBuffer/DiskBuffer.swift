@@ -34,7 +34,9 @@
 // ## Files (all in the storage directory; directories 0700, files 0600)
 //
 // The directory must be ours (or root's) and not writable by group or others unless sticky and
-// ours (`StorageDirectory`); files are opened with O_NOFOLLOW, lock and ledger checked to be
+// ours (`StorageDirectory`), checked on the descriptor the buffer then holds: every file is
+// opened, renamed and removed relative to it (openat, renameat, unlinkat), so replacing the path
+// later redirects nothing. Files are opened with O_NOFOLLOW, lock and ledger checked to be
 // regular files of ours: root must never write through a planted link.
 //
 //   lock                  flock(2)ed while a buffer is open; holds the holder's pid in decimal.
@@ -131,6 +133,9 @@ import SpillwaySystem
 public final class DiskBuffer: @unchecked Sendable {
     let options: DiskBufferOptions
     let directory: String
+    /// The storage directory held open: every file in it is opened, renamed and removed
+    /// relative to this descriptor.
+    let storage: Directory
     let segmentSize: Int
     let lock: FileDescriptor
     var ledger: Ledger
@@ -148,6 +153,9 @@ public final class DiskBuffer: @unchecked Sendable {
     let background = BackgroundSync()
     /// Bytes of settled segments whose files the background queue has yet to delete.
     var removingBytes = 0
+    /// A finished segment's descriptor is still open on the background queue: if drop-oldest
+    /// deleted that segment since, its space comes back only once the queue closes it.
+    var closingInBackground = false
 
     /// Segment the reader is in; its scanner is nil until the reader enters it.
     var readIndex = 0
@@ -189,17 +197,24 @@ public final class DiskBuffer: @unchecked Sendable {
         self.directory = directory
         segmentSize = max(Layout.segmentHeaderSize + 1, min(options.segmentSize, options.limit / 2))
         try Self.makeDirectories(directory)
-        try StorageDirectory.check(directory)
-        lock = try Self.takeLock(directory)
+        let storage = try StorageDirectory.open(directory)
+        self.storage = storage
+        do throws(DiskBufferError) {
+            lock = try Self.takeLock(storage)
+        } catch {
+            try? storage.close()
+            throw error
+        }
         let found: Ledger.Found
         do throws(DiskBufferError) {
-            let ledgerFile = try StorageDirectory.openOwnFile(directory, Ledger.fileName)
+            let ledgerFile = try StorageDirectory.openOwnFile(storage, Ledger.fileName)
             do { (ledger, found) = try Ledger.open(ledgerFile) } catch {
                 try? ledgerFile.close()
                 throw DiskBufferError.io(error)
             }
         } catch {
             try? lock.close()
+            try? storage.close()
             throw error
         }
         do {
@@ -358,9 +373,8 @@ public final class DiskBuffer: @unchecked Sendable {
         writer = nil
         try? ledger.fd.close()
         try? lock.close()
+        try? storage.close()
     }
-
-    func path(_ first: UInt64) -> String { directory + "/" + Layout.segmentName(first) }
 }
 
 /// A segment file: its first position and its size on disk.

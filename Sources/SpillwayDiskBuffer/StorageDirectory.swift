@@ -6,12 +6,26 @@ import SpillwaySystem
 /// sticky and ours, where others may create names but not replace ours — and every storage file
 /// is opened without following a link and checked to be a regular file of ours.
 enum StorageDirectory {
-    static func check(_ directory: String) throws(DiskBufferError) {
-        let status: FileStatus?
-        do { status = try FileSystem.status(directory) } catch { throw .unwritable(path: directory, cause: error) }
-        guard let status, status.isDirectory else {
-            throw .unsafe(path: directory, problem: "it is not a directory")
+    /// Opens the directory and checks what was opened (not the path, which could change after).
+    static func open(_ directory: String) throws(DiskBufferError) -> Directory {
+        let opened: Directory
+        do { opened = try .open(directory) } catch {
+            if error.isNotDirectory { throw .unsafe(path: directory, problem: "it is not a directory") }
+            throw .unwritable(path: directory, cause: error)
         }
+        do throws(DiskBufferError) {
+            try check(opened)
+        } catch {
+            try? opened.close()
+            throw error
+        }
+        return opened
+    }
+
+    private static func check(_ opened: Directory) throws(DiskBufferError) {
+        let directory = opened.path
+        let status: FileStatus
+        do { status = try opened.descriptor.status() } catch { throw .unwritable(path: directory, cause: error) }
         let me = CurrentProcess.effectiveUserID
         guard status.owner == me || status.owner == 0 else {
             throw .unsafe(path: directory, problem: "it is owned by uid \(status.owner), not by spillway's uid \(me)")
@@ -24,9 +38,10 @@ enum StorageDirectory {
 
     /// Opens (creating, 0600) a storage file that must be a regular file of ours, never through
     /// a symbolic link.
-    static func openOwnFile(_ directory: String, _ name: String) throws(DiskBufferError) -> FileDescriptor {
+    static func openOwnFile(_ storage: Directory, _ name: String) throws(DiskBufferError) -> FileDescriptor {
+        let directory = storage.path
         let fd: FileDescriptor
-        do { fd = try .open(directory + "/" + name, [.readWrite, .create, .noFollow]) } catch {
+        do { fd = try storage.open(name, [.readWrite, .create, .noFollow]) } catch {
             if error.isSymbolicLink {
                 throw .unsafe(path: directory, problem: "\(name) is a symbolic link")
             }

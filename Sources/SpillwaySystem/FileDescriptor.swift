@@ -101,15 +101,22 @@ public func pipeMaxSize() -> Int32? {
 /// it reads: allocating `limit` up front (and asking procfs to fill 1 MiB) cost a third of
 /// spillway's start-up.
 public func readSmallFile(_ path: String, limit: Int = 1 << 20) throws(SystemError) -> [UInt8] {
-    let fd = FileDescriptor(rawValue: try syscall("open(\(path))", { Glibc.open(path, O_RDONLY | O_CLOEXEC) }))
+    let fd = try FileDescriptor.open(path, .readOnly)
     defer { try? fd.close() }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: min(limit, 4096))
-    while bytes.count < limit {
-        let want = min(chunk.count, limit - bytes.count)
-        let n = try syscall("read(\(path))", { chunk.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress!, want) } })
-        if n == 0 { break }
-        bytes += chunk[..<n]
+    return try fd.readAll(limit: limit)
+}
+
+extension FileDescriptor {
+    /// Reads from the current offset to the end, at most `limit` bytes.
+    public func readAll(limit: Int) throws(SystemError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: min(limit, 4096))
+        while bytes.count < limit {
+            let want = min(chunk.count, limit - bytes.count)
+            let n = try syscall("read", { chunk.withUnsafeMutableBytes { Glibc.read(rawValue, $0.baseAddress!, want) } })
+            if n == 0 { break }
+            bytes += chunk[..<n]
+        }
+        return bytes
     }
-    return bytes
 }

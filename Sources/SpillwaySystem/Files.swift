@@ -152,29 +152,9 @@ public enum FileSystem {
 
     /// Names in a directory, without "." and "..", in no particular order.
     public static func contents(ofDirectory path: String) throws(SystemError) -> [String] {
-        guard let dir = opendir(path) else { throw .failure(of: "opendir(\(path))", errno: errno) }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while true {
-            // readdir returns NULL both at the end and on error; only errno tells them apart.
-            errno = 0
-            guard let entry = readdir(dir) else {
-                if errno != 0 { throw .failure(of: "readdir(\(path))", errno: errno) }
-                return names
-            }
-            // By address, up to its NUL: glibc sizes each entry to its name, so copying the whole
-            // 256-byte d_name field reads past the allocation (AddressSanitizer saw it).
-            let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
-            let name = String(cString: (UnsafeRawPointer(entry) + offset).assumingMemoryBound(to: CChar.self))
-            if name != "." && name != ".." { names.append(name) }
-        }
-    }
-
-    /// Makes a directory's entries (created, renamed, removed files) durable.
-    public static func synchronizeDirectory(_ path: String) throws(SystemError) {
-        let fd = try FileDescriptor.open(path, [.readOnly, .directory])
-        defer { try? fd.close() }
-        try fd.synchronize()
+        let directory = try Directory.open(path)
+        defer { try? directory.close() }
+        return try directory.contents()
     }
 }
 
@@ -182,6 +162,7 @@ extension SystemError {
     /// The file system or the user's quota is full.
     public var isOutOfSpace: Bool { errno == ENOSPC || errno == EDQUOT }
     public var isNotFound: Bool { errno == ENOENT }
+    public var isNotDirectory: Bool { errno == ENOTDIR }
     /// An open with `noFollow` met a symbolic link.
     public var isSymbolicLink: Bool { errno == ELOOP }
     /// The medium failed (EIO): the data cannot be read, unlike a refusal to try.

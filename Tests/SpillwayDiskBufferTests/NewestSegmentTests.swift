@@ -95,6 +95,24 @@ import Testing
         #expect(try FileSystem.contents(ofDirectory: directory.storage).isEmpty)
     }
 
+    /// Files are opened relative to the directory opened and checked at start: swapping the
+    /// path for a link elsewhere afterwards redirects nothing.
+    @Test func replacingThePathAfterOpeningRedirectsNothing() throws {
+        let directory = TemporaryDirectory()
+        let buffer = try DiskBuffer(options: DiskBufferOptions(directory: directory.storage, segmentSize: 4096))
+        defer { buffer.close() }
+        let elsewhere = directory.path + "/elsewhere"
+        try FileSystem.makeDirectory(elsewhere)
+        try FileSystem.rename(directory.storage, to: directory.path + "/moved")
+        symlink(elsewhere, directory.storage)
+        #expect(try buffer.append(records(500)[...]) == 500)
+        try buffer.sync()
+        try buffer.record(origin: Array("origin".utf8))
+        #expect(try drain(buffer).count == 500)
+        #expect(try FileSystem.contents(ofDirectory: elsewhere).isEmpty)
+        #expect(try segmentFiles(directory.path + "/moved").count >= 1)
+    }
+
     @Test func aStickyDirectoryOfOursIsAccepted() throws {
         let directory = TemporaryDirectory()
         try FileSystem.makeDirectory(directory.storage)
