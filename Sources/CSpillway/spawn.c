@@ -3,14 +3,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-// Everything below runs in the child between fork and exec: async-signal-safe calls only.
+// Everything below runs in the child between clone and exec, in the parent's memory:
+// async-signal-safe calls only, and nothing written that the parent reads afterwards.
 
 static void report_and_exit(int error_fd, int err) {
     ssize_t unused = write(error_fd, &err, sizeof(err));
@@ -43,7 +46,7 @@ static void close_from(int first, int keep) {
 static void child(const spw_spawn_plan *plan) {
     int error_fd = plan->error_fd;
 
-    // The parent blocked every signal before forking; SIGTTOU stays blocked while we take the
+    // The parent blocked every signal before spawning (no handler of its may run here); SIGTTOU stays blocked while we take the
     // terminal, or tcsetpgrp from a background group would stop us.
     if (setpgid(0, 0) != 0) report_and_exit(error_fd, errno);
     if (plan->foreground) {
@@ -90,9 +93,22 @@ static void child(const spw_spawn_plan *plan) {
     report_and_exit(error_fd, err);
 }
 
+static int child_entry(void *plan) {
+    child((const spw_spawn_plan *)plan);
+    return 127;
+}
+
 pid_t spw_spawn(const spw_spawn_plan *plan) {
-    pid_t pid = fork();
-    if (pid == 0) child(plan);
+    // As posix_spawn does: CLONE_VM|CLONE_VFORK borrows our memory until exec (fork copied the
+    // page tables and made every page we wrote afterwards fault, a third of the start-up), and
+    // a stack of its own keeps the child from overwriting our frames.
+    const size_t stack_size = 64 * 1024;
+    void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -1;
+    pid_t pid = clone(child_entry, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)plan);
+    int saved = errno;
+    munmap(stack, stack_size);
+    errno = saved;
     return pid;
 }
 

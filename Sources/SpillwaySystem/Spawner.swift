@@ -32,9 +32,9 @@ public struct SpawnedProcess: Sendable {
 }
 
 public enum Spawner {
-    /// Forks and execs `arguments` with its stdout/stderr on fresh pipes (non-blocking read ends,
+    /// Starts `arguments` (clone and exec) with its stdout/stderr on fresh pipes (non-blocking read ends,
     /// grown to `pipeSize` where allowed). Call from the thread that lives as long as spillway:
-    /// PR_SET_PDEATHSIG fires when the forking *thread* exits. With `seccompFilter` (a BPF program
+    /// PR_SET_PDEATHSIG fires when the spawning *thread* exits. With `seccompFilter` (a BPF program
     /// from `SeccompCompiler`) the child sets PR_SET_NO_NEW_PRIVS and loads it right before exec;
     /// a failure to load it is an exec error (126).
     public static func spawn(
@@ -116,7 +116,7 @@ public enum Spawner {
                             listen_pid_entry: listenPidEntry, parent_pid: getpid(),
                             seccomp_filter: seccompFilter == nil ? nil : program.baseAddress,
                             seccomp_filter_len: UInt16(program.count / 8))
-                        return Result { () throws(SystemError) in try syscall("fork", { spw_spawn(&plan) }) }
+                        return Result { () throws(SystemError) in try syscall("clone", { spw_spawn(&plan) }) }
                     }.get()
                 }
             }

@@ -31,8 +31,9 @@ typedef struct {
     unsigned short seccomp_filter_len;
 } spw_spawn_plan;
 
-/// Forks and sets the child up. C because only async-signal-safe code may run between fork and
-/// exec, and Swift's runtime (allocation, locks) is not. Returns the pid, or -1 with errno.
+/// Starts the child (clone with CLONE_VM|CLONE_VFORK) and sets it up. C because only
+/// async-signal-safe code may run between clone and exec, and Swift's runtime (allocation, locks)
+/// is not. Returns once the child has exec'd or exited: the pid, or -1 with errno.
 pid_t spw_spawn(const spw_spawn_plan *plan);
 
 /// Wait-status decoding. C because WIFEXITED and friends are macros Swift cannot import.
