@@ -10,6 +10,11 @@ public enum CurrentProcess {
 
     public static func exit(_ code: Int32) -> Never { Glibc.exit(code) }
 
+    /// One malloc arena for all of spillway's threads. glibc gives each allocating thread an
+    /// arena of its own and keeps freed memory per arena: 29 MB peak RSS on the console bench
+    /// instead of 22 MB, at the same speed. Call before any thread starts.
+    public static func useOneMallocArena() { _ = mallopt(M_ARENA_MAX, 1) }
+
     /// The environment as "NAME=value" strings.
     public static func environment() -> [String] {
         var result: [String] = []
