@@ -78,12 +78,13 @@ public enum DiagnosticLevel: String, Sendable, Comparable, CaseIterable {
 }
 
 public protocol Diagnostics: Sendable {
-    func log(_ level: DiagnosticLevel, _ message: String)
+    /// `message` is built only when `level` is shown: a debug line costs nothing otherwise.
+    func log(_ level: DiagnosticLevel, _ message: @autoclosure () -> String)
 }
 
 extension Diagnostics {
-    public func debug(_ m: String) { log(.debug, m) }
-    public func info(_ m: String) { log(.info, m) }
-    public func warning(_ m: String) { log(.warning, m) }
-    public func error(_ m: String) { log(.error, m) }
+    public func debug(_ m: @autoclosure () -> String) { log(.debug, m()) }
+    public func info(_ m: @autoclosure () -> String) { log(.info, m()) }
+    public func warning(_ m: @autoclosure () -> String) { log(.warning, m()) }
+    public func error(_ m: @autoclosure () -> String) { log(.error, m()) }
 }

@@ -6,10 +6,10 @@ public struct StandardErrorDiagnostics: Diagnostics {
 
     public init(minimumLevel: DiagnosticLevel) { self.minimumLevel = minimumLevel }
 
-    public func log(_ level: DiagnosticLevel, _ message: String) {
+    public func log(_ level: DiagnosticLevel, _ message: @autoclosure () -> String) {
         guard level >= minimumLevel else { return }
         let prefix = level >= .warning ? "spillway: \(level.rawValue): " : "spillway: "
-        Self.write(prefix + message)
+        Self.write(prefix + message())
     }
 
     /// One line to stderr, unconditionally (usage errors, the exit summary).

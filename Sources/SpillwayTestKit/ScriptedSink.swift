@@ -94,7 +94,10 @@ public final class RecordingDiagnostics: Diagnostics, @unchecked Sendable {
     private let queue = DispatchQueue(label: "spillway.test.diagnostics")
     private var entries: [(DiagnosticLevel, String)] = []
     public init() {}
-    public func log(_ level: DiagnosticLevel, _ message: String) { queue.sync { entries.append((level, message)) } }
+    public func log(_ level: DiagnosticLevel, _ message: @autoclosure () -> String) {
+        let text = message()
+        queue.sync { entries.append((level, text)) }
+    }
     /// Everything logged, in order, with its level.
     public var messages: [(DiagnosticLevel, String)] { queue.sync { entries } }
     /// The messages logged at `level`.
