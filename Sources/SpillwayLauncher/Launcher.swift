@@ -236,8 +236,10 @@ public enum Launcher {
     static func finish(sink: Sink, pipeline: Pipeline, exitCode: Int32, diagnostics: Diagnostics) -> Int {
         let (stats, stored) = close(sink: sink, pipeline: pipeline)
         StandardErrorDiagnostics.write(stats.summary(exitCode: exitCode, buffered: stored))
-        let usage = CurrentProcess.resourceUsage()
-        diagnostics.debug("resources user=\(usage.user)s system=\(usage.system)s max_rss=\(usage.maxRSSKiB)KiB")
+        diagnostics.debug({
+            let usage = CurrentProcess.resourceUsage()
+            return "resources user=\(usage.user)s system=\(usage.system)s max_rss=\(usage.maxRSSKiB)KiB"
+        }())
         return stored
     }
 
