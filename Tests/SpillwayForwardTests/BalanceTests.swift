@@ -134,7 +134,7 @@ struct BalancedSinkTests {
         try await Task.sleep(for: .milliseconds(1200))
         for id in 5...8 { #expect(await sink.send([record("b")], id: UInt64(id)) == .delivered) }
         #expect(try await back.messageCount == 0)
-        try await Task.sleep(for: .milliseconds(2000))
+        try await Task.sleep(for: .milliseconds(3000))
         for id in 9...20 { #expect(await sink.send([record("c")], id: UInt64(id)) == .delivered) }
         #expect(try await back.messageCount > 0)
         await sink.shutdown()
