@@ -4,6 +4,7 @@ import NIOSSL
 import NIOTLS
 import SpillwayCore
 import SpillwayEventLoop
+import Synchronization
 
 // MARK: - Client (event-loop confined)
 
@@ -40,6 +41,8 @@ public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
     var warnedNoAck = false
     /// Set unless the balance is failover.
     private var pool: ServerPool?
+    /// Read by the metrics endpoint from its own thread.
+    private let resent = Atomic<Int>(0)
 
     init(loop: any EventLoop, options: ForwardSinkOptions, encoder: ForwardEncoder,
          sslContext: NIOSSLContext?, diagnostics: any Diagnostics) {
@@ -165,6 +168,10 @@ public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
         waiting = []
         for (_, completion) in queued { completion(.retryable(reason: reason)) }
     }
+
+    public var resentBatches: Int { resent.load(ordering: .relaxed) }
+
+    func noteResent() { resent.add(1, ordering: .relaxed) }
 
     /// Called by a connection when it is closed, for whatever reason.
     func connectionClosed(_ conn: ForwardConnection) {

@@ -87,6 +87,7 @@ final class ServerPool: @unchecked Sendable {
                 return completion(outcome)
             }
             if server.connection === connection { self.markDown(server, reason) }
+            self.client.noteResent()
             self.send(batch, completion: completion)
         }
     }
