@@ -144,6 +144,25 @@ struct BalancedSinkTests {
         try await back.stop()
     }
 
+    @Test func withoutHeartbeatADownServerIsTriedAgainAfterRecoverWait() async throws {
+        let steady = try await TestServer.start()
+        let port = try await TestServer.refusedPort()
+        var o = balanced([steady.endpoint, .tcp(host: "127.0.0.1", port: port)], .roundRobin, recoverWait: .milliseconds(500))
+        o.heartbeat = .none
+        let sink = try ForwardSink(options: o, diagnostics: RecordingDiagnostics())
+        for id in 1...4 { #expect(await sink.send([record("a")], id: UInt64(id)) == .delivered) }
+        let back = try await TestServer.start(port: port)
+        // Never probed: no connection before the wait; tried again (and used) after it.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await back.onLoop { back.connections } == 0)
+        try await Task.sleep(for: .milliseconds(800))
+        for id in 5...12 { #expect(await sink.send([record("b")], id: UInt64(id)) == .delivered) }
+        #expect(try await back.messageCount > 0)
+        await sink.shutdown()
+        try await steady.stop()
+        try await back.stop()
+    }
+
     func probe(_ sink: ForwardSink) async -> Bool {
         await withCheckedContinuation { c in sink.probe { c.resume(returning: $0) } }
     }
