@@ -70,11 +70,16 @@ final class ServerPool: @unchecked Sendable {
     // MARK: batches
 
     func send(_ batch: Batch, completion: @escaping Completion) {
-        guard let server = pick() else {
-            let reasons = servers.compactMap(\.lastFailure)
-            completion(.retryable(reason: reasons.isEmpty ? "no forward server available" : reasons.joined(separator: "; ")))
-            return
-        }
+        guard let server = pick() else { return completion(unavailable) }
+        send(batch, to: server, completion: completion)
+    }
+
+    private var unavailable: SendOutcome {
+        let reasons = servers.compactMap(\.lastFailure)
+        return .retryable(reason: reasons.isEmpty ? "no forward server available" : reasons.joined(separator: "; "))
+    }
+
+    private func send(_ batch: Batch, to server: Server, completion: @escaping Completion) {
         guard let connection = server.connection, connection.isUsable else {
             server.waiting.append((batch, completion))
             if !server.opening { open(server) }
@@ -87,8 +92,9 @@ final class ServerPool: @unchecked Sendable {
                 return completion(outcome)
             }
             if server.connection === connection { self.markDown(server, reason) }
+            guard let next = self.pick() else { return completion(self.unavailable) }
             self.client.noteResent()
-            self.send(batch, completion: completion)
+            self.send(batch, to: next, completion: completion)
         }
     }
 
@@ -134,7 +140,7 @@ final class ServerPool: @unchecked Sendable {
         case .up:
             let queued = server.waiting
             server.waiting = []
-            for (batch, completion) in queued { send(batch, completion: completion) }
+            for (batch, completion) in queued { send(batch, to: server, completion: completion) }
         case .down:
             let wait = client.options.recoverWait
             if !servers.contains(where: { $0.health == .up }) || wait <= .zero {
