@@ -139,6 +139,22 @@ extension Configuration {
             throw fail(name, "a duration greater than zero, such as 250ms, 5s or 1m")
         }
 
+        // Server options mean something only to the balanced modes; a weight ignored would mislead.
+        let servers = c.forward.endpoints
+        switch c.forward.balance {
+        case .failover where servers.contains(where: { $0.weight != ForwardEndpoint.defaultWeight || $0.standby }):
+            throw fail("SPILLWAY_FORWARD_ADDRESS",
+                       "addresses without ?weight= or ?standby= while SPILLWAY_FORWARD_BALANCE is failover (set it to weighted or round-robin)")
+        case .roundRobin where servers.contains(where: { $0.weight != ForwardEndpoint.defaultWeight }):
+            throw fail("SPILLWAY_FORWARD_ADDRESS",
+                       "addresses without ?weight= while SPILLWAY_FORWARD_BALANCE is round-robin (weights need weighted)")
+        default:
+            break
+        }
+        if c.forward.balance != .failover, !servers.contains(where: { !$0.standby && $0.weight > 0 }) {
+            throw fail("SPILLWAY_FORWARD_ADDRESS", "at least one server that is not a standby and has a weight above 0")
+        }
+
         if c.passthrough, c.sink == .console {
             throw fail("SPILLWAY_PASSTHROUGH",
                        "false with SPILLWAY_SINK=console (both would write to spillway's stdout)")

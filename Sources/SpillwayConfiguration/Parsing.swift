@@ -204,10 +204,38 @@ enum Parse {
         for item in raw.split(separator: ",") {
             let t = trimmed(String(item))
             if t.isEmpty { continue }
-            out.append(try forwardAddress(t))
+            out.append(try forwardEndpoint(t))
         }
         guard !out.isEmpty else { throw Expected(addressExpected) }
         return out
+    }
+
+    static let serverOptionsExpected = "options after '?' joined with '&': weight=N (a whole number, 0 = no traffic) and standby=true or false"
+
+    /// An address with its server options: `tcp://agg-a:24224?weight=60&standby=false`.
+    static func forwardEndpoint(_ s: String) throws(Expected) -> ForwardEndpoint {
+        guard let question = s.firstIndex(of: "?") else { return ForwardEndpoint(try forwardAddress(s)) }
+        var endpoint = ForwardEndpoint(try forwardAddress(String(s[..<question])))
+        func fail(_ why: String) -> Expected { Expected(serverOptionsExpected + "; \"\(s)\" " + why) }
+        var seen: Set<String> = []
+        for option in s[s.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false) {
+            let parts = option.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = trimmed(String(parts[0])).lowercased()
+            let value = parts.count > 1 ? trimmed(String(parts[1])) : ""
+            guard seen.insert(key).inserted else { throw fail("gives \(key) twice") }
+            switch key {
+            case "weight":
+                guard let w = integer(value), value.allSatisfy(\.isASCII), (0...1_000_000).contains(w) else {
+                    throw fail("has weight \"\(value)\", not a whole number from 0 to 1000000")
+                }
+                endpoint.weight = w
+            case "standby":
+                do { endpoint.standby = try bool(value) } catch { throw fail("has standby \"\(value)\", not true or false") }
+            default:
+                throw fail("has an unknown option \"\(option)\"")
+            }
+        }
+        return endpoint
     }
 
     static let metricsAddressExpected = "tcp://127.0.0.1:PORT, tcp://[::1]:PORT or unix:///absolute/path"
@@ -215,7 +243,7 @@ enum Parse {
     /// The forward address syntax, without TLS and without a list.
     static func metricsAddress(_ s: String) throws(Expected) -> MetricsAddress {
         let t = trimmed(s)
-        let endpoint: ForwardEndpoint
+        let endpoint: ForwardEndpoint.Address
         do {
             endpoint = try forwardAddress(t)
         } catch {
@@ -228,7 +256,7 @@ enum Parse {
         }
     }
 
-    static func forwardAddress(_ s: String) throws(Expected) -> ForwardEndpoint {
+    static func forwardAddress(_ s: String) throws(Expected) -> ForwardEndpoint.Address {
         func fail(_ why: String) -> Expected { Expected(addressExpected + "; \"\(s)\" " + why) }
         guard let sep = s.firstRange(of: "://") else { throw fail("has no scheme") }
         let scheme = s[..<sep.lowerBound].lowercased()

@@ -61,11 +61,15 @@ public protocol Sink: AnyObject, Sendable {
     /// A cheap check, while the destination is down, that it is back (a forward sink reconnects):
     /// true lets the retry go at once instead of after the backoff.
     func probe(completion: @escaping @Sendable (Bool) -> Void)
+    /// Batches the sink sent again on its own, to another server after the one they were in
+    /// flight on failed (a receiver may hold them twice); read from any thread.
+    var resentBatches: Int { get }
 }
 
 extension Sink {
     /// A sink without a cheap probe never cuts a backoff short.
     public func probe(completion: @escaping @Sendable (Bool) -> Void) { completion(false) }
+    public var resentBatches: Int { 0 }
 }
 
 /// Spillway's own diagnostics (never mixed into the workload's records).

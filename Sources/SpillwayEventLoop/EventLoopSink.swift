@@ -13,11 +13,14 @@ public protocol EventLoopSinkClient: AnyObject, Sendable {
     func shutdown() -> EventLoopFuture<Void>
     /// Called on `loop`: whether the destination takes a connection again (`Sink.probe`).
     func probe(completion: @escaping @Sendable (Bool) -> Void)
+    /// `Sink.resentBatches`; read from any thread.
+    var resentBatches: Int { get }
 }
 
 extension EventLoopSinkClient {
     /// A client without a cheap probe never cuts a backoff short.
     public func probe(completion: @escaping @Sendable (Bool) -> Void) { completion(false) }
+    public var resentBatches: Int { 0 }
 }
 
 /// A network sink: its client on an event loop group of its own. Hops `send` onto the loop,
@@ -56,6 +59,8 @@ public final class EventLoopSink<Client: EventLoopSinkClient>: Sink, Sendable {
         let client = self.client
         client.loop.execute { client.probe(completion: completion) }
     }
+
+    public var resentBatches: Int { client.resentBatches }
 
     public func shutdown(completion: @escaping @Sendable () -> Void) {
         guard stopped.set() else {

@@ -4,6 +4,7 @@ import NIOSSL
 import NIOTLS
 import SpillwayCore
 import SpillwayEventLoop
+import Synchronization
 
 // MARK: - Client (event-loop confined)
 
@@ -11,8 +12,8 @@ struct ConnectFailure: Error {
     var reason: String
 }
 
-/// Endpoint choice, failover and failback. Every method runs on `loop`; that is what makes the
-/// `@unchecked Sendable` sound.
+/// Endpoint choice: failover and failback here, the balanced modes in `ServerPool`. Every method
+/// runs on `loop`; that is what makes the `@unchecked Sendable` sound.
 public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
     public typealias Completion = @Sendable (SendOutcome) -> Void
 
@@ -38,6 +39,10 @@ public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
     private var closed = false
     /// The "no ack at all" hint is logged once (one forward sink per process).
     var warnedNoAck = false
+    /// Set unless the balance is failover.
+    private var pool: ServerPool?
+    /// Read by the metrics endpoint from its own thread.
+    private let resent = Atomic<Int>(0)
 
     init(loop: any EventLoop, options: ForwardSinkOptions, encoder: ForwardEncoder,
          sslContext: NIOSSLContext?, diagnostics: any Diagnostics) {
@@ -50,6 +55,7 @@ public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
             Handshake(selfHostname: options.selfHostname, sharedKey: $0,
                       username: options.username, password: options.password)
         }
+        if options.balance != .failover { pool = ServerPool(client: self) }
     }
 
     public func send(_ batch: Batch, completion: @escaping Completion) {
@@ -58,6 +64,7 @@ public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
             completion(.retryable(reason: "forward sink is shut down"))
             return
         }
+        if let pool { return pool.send(batch, completion: completion) }
         if let c = active, c.isUsable {
             if c.endpointIndex > 0, !failingBack, let last = lastAttempt,
                NIODeadline.now() - last >= options.failbackInterval.timeAmount {
@@ -80,6 +87,7 @@ public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
     public func probe(completion: @escaping @Sendable (Bool) -> Void) {
         loop.preconditionInEventLoop()
         if closed { return completion(false) }
+        if let pool { return pool.probe(completion: completion) }
         if let c = active, c.isUsable { return completion(true) }
         probes.append(completion)
         if !connecting {
@@ -161,8 +169,13 @@ public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
         for (_, completion) in queued { completion(.retryable(reason: reason)) }
     }
 
+    public var resentBatches: Int { resent.load(ordering: .relaxed) }
+
+    func noteResent() { resent.add(1, ordering: .relaxed) }
+
     /// Called by a connection when it is closed, for whatever reason.
     func connectionClosed(_ conn: ForwardConnection) {
+        pool?.connectionClosed(conn)
         if active === conn { active = nil }
         draining.removeAll { $0 === conn }
     }
@@ -177,7 +190,7 @@ public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
         let answered = probes
         probes = []
         for probe in answered { probe(false) }
-        let conns = [active].compactMap { $0 } + opening + draining
+        let conns = [active].compactMap { $0 } + opening + draining + (pool?.shutdown() ?? [])
         active = nil
         draining = []
         // Acks for batches already written may still come: wait for them briefly (a line the

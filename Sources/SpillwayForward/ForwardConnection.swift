@@ -43,12 +43,14 @@ final class ForwardConnection: @unchecked Sendable {
     private var everAcked = false
     private var draining = false
     private var loggedUnexpected = false
+    /// Why the connection ended, once it has.
+    private(set) var closeReason: String?
 
     init(client: ForwardClient, index: Int, endpoint: ForwardEndpoint) {
         self.client = client
         self.endpointIndex = index
         self.endpoint = endpoint
-        self.name = endpoint.description
+        self.name = endpoint.address.description
         self.readyPromise = client.loop.makePromise(of: Void.self)
         self.closedPromise = client.loop.makePromise(of: Void.self)
     }
@@ -65,7 +67,7 @@ final class ForwardConnection: @unchecked Sendable {
             .connectTimeout(options.connectTimeout.timeAmount)
             .channelOption(ChannelOptions.autoRead, value: false)
         let connected: EventLoopFuture<any Channel>
-        switch endpoint {
+        switch endpoint.address {
         case .tcp(let host, let port), .tls(let host, let port):
             connected = bootstrap.connect(host: host, port: port)
         case .unix(let path):
@@ -91,7 +93,7 @@ final class ForwardConnection: @unchecked Sendable {
         self.channel = channel
         do {
             let ops = channel.pipeline.syncOperations
-            if case .tls(let host, _) = endpoint, let ssl = client.sslContext {
+            if case .tls(let host, _) = endpoint.address, let ssl = client.sslContext {
                 let isIP = (try? SocketAddress(ipAddress: host, port: 0)) != nil
                 try ops.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: isIP ? nil : host))
                 state = .tlsHandshake
@@ -325,6 +327,7 @@ final class ForwardConnection: @unchecked Sendable {
     private func fail(_ reason: String) {
         if case .closed = state { return }
         state = .closed
+        closeReason = reason
         setupTimer?.cancel()
         setupTimer = nil
         if let channel {

@@ -23,7 +23,7 @@ extension EventLoopSink where Client == ForwardClient {
             throw ConfigurationError(variable: "SPILLWAY_FORWARD_ADDRESS", message: "no forward endpoint given")
         }
         var sslContext: NIOSSLContext? = nil
-        if options.endpoints.contains(where: { if case .tls = $0 { return true } else { return false } }) {
+        if options.endpoints.contains(where: \.isTLS) {
             sslContext = try Self.makeSSLContext(options)
         }
         let encoder = ForwardEncoder(options: options)
@@ -37,7 +37,7 @@ extension EventLoopSink where Client == ForwardClient {
         let client = ForwardClient(loop: group.next(), options: options, encoder: encoder,
                                    sslContext: sslContext, diagnostics: diagnostics)
         self.init(client: client, group: group, name: "forward", batchLimits: limits,
-                  maxInFlight: Swift.max(options.maxInFlight, 1))
+                  maxInFlight: Swift.max(options.maxInFlight, 1) * (options.balance == .failover ? 1 : options.endpoints.count))
     }
 
     static func makeSSLContext(_ options: ForwardSinkOptions) throws -> NIOSSLContext {

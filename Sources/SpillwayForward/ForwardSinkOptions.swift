@@ -1,22 +1,74 @@
 import SpillwayCore
 
-/// One receiver address. A list of them is a failover order.
-public enum ForwardEndpoint: Sendable, Hashable, CustomStringConvertible {
-    case tcp(host: String, port: Int)
-    case tls(host: String, port: Int)
-    case unix(path: String)
+/// One receiver: its address and, for the balanced modes, its share of the traffic.
+public struct ForwardEndpoint: Sendable, Hashable, CustomStringConvertible {
+    public enum Address: Sendable, Hashable, CustomStringConvertible {
+        case tcp(host: String, port: Int)
+        case tls(host: String, port: Int)
+        case unix(path: String)
 
-    /// `tcp://host:port`, `tls://host:port`, `unix:///path` (IPv6 hosts in brackets).
-    public var description: String {
-        func hostPort(_ host: String, _ port: Int) -> String {
-            host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        }
-        switch self {
-        case .tcp(let host, let port): return "tcp://" + hostPort(host, port)
-        case .tls(let host, let port): return "tls://" + hostPort(host, port)
-        case .unix(let path): return "unix://" + path
+        /// `tcp://host:port`, `tls://host:port`, `unix:///path` (IPv6 hosts in brackets).
+        public var description: String {
+            func hostPort(_ host: String, _ port: Int) -> String {
+                host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+            }
+            switch self {
+            case .tcp(let host, let port): return "tcp://" + hostPort(host, port)
+            case .tls(let host, let port): return "tls://" + hostPort(host, port)
+            case .unix(let path): return "unix://" + path
+            }
         }
     }
+
+    /// Fluentd's `<server>` default weight.
+    public static let defaultWeight = 60
+
+    public var address: Address
+    /// Share of the traffic with `SPILLWAY_FORWARD_BALANCE=weighted`; 0 = none.
+    public var weight: Int
+    /// Takes traffic only in place of a regular server that is down.
+    public var standby: Bool
+
+    public init(_ address: Address, weight: Int = ForwardEndpoint.defaultWeight, standby: Bool = false) {
+        self.address = address
+        self.weight = weight
+        self.standby = standby
+    }
+
+    public static func tcp(host: String, port: Int) -> ForwardEndpoint { .init(.tcp(host: host, port: port)) }
+    public static func tls(host: String, port: Int) -> ForwardEndpoint { .init(.tls(host: host, port: port)) }
+    public static func unix(path: String) -> ForwardEndpoint { .init(.unix(path: path)) }
+
+    public var isTLS: Bool {
+        if case .tls = address { return true }
+        return false
+    }
+
+    /// The address, then the options that differ from the defaults (`tcp://a:24224?weight=30`).
+    public var description: String {
+        var options: [String] = []
+        if weight != Self.defaultWeight { options.append("weight=\(weight)") }
+        if standby { options.append("standby=true") }
+        return address.description + (options.isEmpty ? "" : "?" + options.joined(separator: "&"))
+    }
+}
+
+/// How batches are spread over several endpoints.
+public enum ForwardBalance: String, Sendable, Equatable, CaseIterable {
+    /// All to the first healthy endpoint in order; back to a preferred one when it returns.
+    case failover
+    /// Evenly over the healthy regular servers, each on its own connection.
+    case roundRobin = "round-robin"
+    /// In proportion to each server's weight (Fluentd's out_forward).
+    case weighted
+}
+
+/// How an idle or failed server's health is checked.
+public enum ForwardHeartbeat: String, Sendable, Equatable, CaseIterable {
+    /// The connection is the heartbeat: a down server is probed with a connect every second.
+    case transport
+    /// No probe of its own: a down server is tried again `recoverWait` after it failed.
+    case none
 }
 
 /// How a forward message carries its entries.
@@ -29,7 +81,7 @@ public enum ForwardCompression: String, Sendable, Equatable, CaseIterable {
 
 /// Settings of the Fluentd forward-protocol sink (SPILLWAY_FORWARD_* in README).
 public struct ForwardSinkOptions: Sendable, Equatable {
-    /// Receivers, tried in order (failover); the first is preferred (failback).
+    /// Receivers: with `failover` tried in order, the first preferred (failback); else balanced.
     public var endpoints: [ForwardEndpoint]
     /// Forward tag of every message.
     public var tag: String
@@ -67,6 +119,10 @@ public struct ForwardSinkOptions: Sendable, Equatable {
     public var maxInFlight: Int
     /// While connected to a fallback endpoint, retry the preferred ones this often.
     public var failbackInterval: Duration
+    public var balance: ForwardBalance
+    /// A server whose probe succeeded gets traffic again this long after (Fluentd's recover_wait).
+    public var recoverWait: Duration
+    public var heartbeat: ForwardHeartbeat
 
     public init(
         endpoints: [ForwardEndpoint] = [.tcp(host: "127.0.0.1", port: 24224)],
@@ -88,7 +144,10 @@ public struct ForwardSinkOptions: Sendable, Equatable {
         writeTimeout: Duration = .seconds(10),
         maxMessageBytes: Int = 512 * 1024,
         maxInFlight: Int = 8,
-        failbackInterval: Duration = .seconds(5)
+        failbackInterval: Duration = .seconds(5),
+        balance: ForwardBalance = .failover,
+        recoverWait: Duration = .seconds(10),
+        heartbeat: ForwardHeartbeat = .transport
     ) {
         self.endpoints = endpoints
         self.tag = tag
@@ -110,5 +169,8 @@ public struct ForwardSinkOptions: Sendable, Equatable {
         self.maxMessageBytes = maxMessageBytes
         self.maxInFlight = maxInFlight
         self.failbackInterval = failbackInterval
+        self.balance = balance
+        self.recoverWait = recoverWait
+        self.heartbeat = heartbeat
     }
 }

@@ -40,8 +40,11 @@ final class Pipeline: @unchecked Sendable {
     private let flushInterval: Duration
     private let reportsProgress: Bool
     private let diagnostics: Diagnostics
+    /// Read for the metrics (the core owns the sending).
+    private let sink: Sink
 
     init(sink: Sink, store: RecordStore, clock: WallClock, configuration: PipelineSettings, diagnostics: Diagnostics) {
+        self.sink = sink
         scheduler = DispatchScheduler(queue: queue)
         self.clock = clock
         self.store = store
@@ -167,7 +170,7 @@ final class Pipeline: @unchecked Sendable {
                     segments: store.segmentCount),
                 destinationUp: core.destinationUp,
                 retryDelaySeconds: Double(core.retryDelay.nanoseconds) / 1e9,
-                process: process, workloadPID: workloadPID))
+                process: process, workloadPID: workloadPID, resentBatches: sink.resentBatches))
         }
     }
 

@@ -30,6 +30,9 @@ public enum Exposition {
         out.sample("spillway_backpressure_seconds_total", [:], s.backpressureSeconds)
         out.family("spillway_batches_retried_total", "counter", "Batches sent again after a retryable failure.")
         out.sample("spillway_batches_retried_total", [:], d.retriedBatches)
+        out.family("spillway_batches_resent_total", "counter",
+                   "Batches sent to another server after the one they were in flight on failed (a receiver may hold them twice).")
+        out.sample("spillway_batches_resent_total", [:], s.resentBatches)
         out.family("spillway_send_failures_total", "counter", "Sends that failed, by kind.")
         for kind in ["rejected", "retryable"] { out.sample("spillway_send_failures_total", ["kind": kind], d.failedSends[kind] ?? 0) }
         out.family("spillway_buffered_records", "gauge", "Records stored and not yet acknowledged, by store.")

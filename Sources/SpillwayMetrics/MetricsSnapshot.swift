@@ -14,10 +14,13 @@ public struct MetricsSnapshot: Sendable {
     public var retryDelaySeconds: Double
     public var process: ProcessFigures
     public var workloadPID: Int32?
+    /// `Sink.resentBatches`.
+    public var resentBatches: Int
 
     public init(
         delivery: DeliveryStats, recordsRead: [LogStream: Int], bytesRead: [LogStream: Int], backpressureSeconds: Double,
-        store: StoreFigures, destinationUp: Bool, retryDelaySeconds: Double, process: ProcessFigures, workloadPID: Int32?
+        store: StoreFigures, destinationUp: Bool, retryDelaySeconds: Double, process: ProcessFigures, workloadPID: Int32?,
+        resentBatches: Int = 0
     ) {
         self.delivery = delivery
         self.recordsRead = recordsRead
@@ -28,6 +31,7 @@ public struct MetricsSnapshot: Sendable {
         self.retryDelaySeconds = retryDelaySeconds
         self.process = process
         self.workloadPID = workloadPID
+        self.resentBatches = resentBatches
     }
 }
 

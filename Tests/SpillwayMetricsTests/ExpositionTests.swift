@@ -51,6 +51,7 @@ private func snapshot(_ stats: DeliveryStats, store: StoreFigures) -> MetricsSna
             "spillway_bytes_delivered_total 6",
             "spillway_backpressure_seconds_total 1.5",
             "spillway_batches_retried_total 1",
+            "spillway_batches_resent_total 0",
             "spillway_send_failures_total{kind=\"retryable\"} 1",
             "spillway_send_failures_total{kind=\"rejected\"} 0",
             "spillway_buffered_records{store=\"memory\"} 0",

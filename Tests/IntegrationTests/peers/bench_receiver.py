@@ -8,10 +8,12 @@ On SIGTERM/SIGINT the totals go to --count-file and the process exits 0.
 """
 import argparse
 import json
+import queue
 import signal
 import struct
 import sys
 import threading
+import time
 
 from peerlib import accept_forever, open_listener, write_atomically
 
@@ -121,9 +123,29 @@ class Counter:
                 self.totals[key] += amount
 
 
-def serve(sock, counter):
-    """Reads one connection: head (array, tag, entries header), skip entries, option map."""
+def send_delayed_acks(sock, acks):
+    """Sends each ack when it is due, in order, without holding up the reader."""
+    while True:
+        item = acks.get()
+        if item is None:
+            return
+        due, payload = item
+        time.sleep(max(0.0, due - time.monotonic()))
+        try:
+            sock.sendall(payload)
+        except OSError:
+            return
+
+
+def serve(sock, counter, ack_delay=0.0):
+    """Reads one connection: head (array, tag, entries header), skip entries, option map.
+    With `ack_delay`, each ack goes out that long after its message (an aggregator that writes
+    its chunk before it acks)."""
     counter.add(connections=1)
+    acks = None
+    if ack_delay > 0:
+        acks = queue.Queue()
+        threading.Thread(target=send_delayed_acks, args=(sock, acks), daemon=True).start()
     buf = bytearray(BUFFER_SIZE)
     start = end = 0     # unparsed data is buf[start:end]
     skip = 0            # entries bytes of the current message still to discard
@@ -169,12 +191,18 @@ def serve(sock, counter):
                 # Counted before the ack goes out: a client may stop us as soon as it reads it.
                 counter.add(messages=1, events=size, acks_sent=int(chunk is not None))
                 if chunk is not None:
-                    sock.sendall(b"\x81\xa3ack" + str_header(len(chunk)) + chunk)
+                    ack = b"\x81\xa3ack" + str_header(len(chunk)) + chunk
+                    if acks is None:
+                        sock.sendall(ack)
+                    else:
+                        acks.put((time.monotonic() + ack_delay, ack))
     except BadFraming as error:
         print(f"bench_receiver: {error}", file=sys.stderr, flush=True)
     except OSError:
         pass
     finally:
+        if acks is not None:
+            acks.put(None)
         sock.close()
 
 
@@ -187,6 +215,7 @@ def main():
     p.add_argument("--listen", default="tcp:127.0.0.1:0", help="tcp:HOST:PORT or unix:PATH")
     p.add_argument("--port-file", help="written atomically with the port (or socket path)")
     p.add_argument("--count-file", help="totals as JSON, written on SIGTERM/SIGINT")
+    p.add_argument("--ack-delay", type=float, default=0.0, metavar="SECONDS", help="send each ack this much later")
     args = p.parse_args()
 
     counter = Counter()
@@ -201,7 +230,7 @@ def main():
         write_atomically(args.port_file, address + "\n")
     try:
         for sock in accept_forever(listener):
-            threading.Thread(target=serve, args=(sock, counter), daemon=True).start()
+            threading.Thread(target=serve, args=(sock, counter, args.ack_delay), daemon=True).start()
     except Shutdown:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
