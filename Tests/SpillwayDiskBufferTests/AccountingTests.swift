@@ -95,7 +95,6 @@ private func core(_ sink: ScriptedSink, _ store: RecordStore, _ scheduler: Manua
         var totals = (read: 0, delivered: 0, dropped: 0)
         var leftBuffered = 0
         var nextID = 0
-        var damaged = false
         var damageNote = ""
         for runIndex in 0..<3 {
             let store = try fixture.open()
@@ -104,7 +103,6 @@ private func core(_ sink: ScriptedSink, _ store: RecordStore, _ scheduler: Manua
             if inOrder { sink.maxInFlight = 1 }
             let model = AccountingModel(
                 seed: seed, rng: rng, sink: sink, store: store, maxLine: limit / 8, firstID: nextID)
-            damaged = false
             if model.carried > 0 { coverage["reopened with a backlog", default: 0] += 1 }
             // Exactly: out-of-order acknowledgements are in the ledger. Damage between the runs
             // changes nothing here: what it destroyed is counted as dropped, at the start (then it
@@ -138,7 +136,6 @@ private func core(_ sink: ScriptedSink, _ store: RecordStore, _ scheduler: Manua
                         try patchFile(path, at: offset, count: 1) { $0[0] ^= 0x20 }
                         damageNote = "byte \(offset) of \(size) in \(name) (of \(files.count) segments) flipped"
                         coverage["damaged a segment", default: 0] += 1
-                        damaged = true
                     }
                 }
             }
