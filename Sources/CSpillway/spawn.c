@@ -98,7 +98,19 @@ static int child_entry(void *plan) {
     return 127;
 }
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SPW_SPAWN_BY_FORK 1
+#endif
+#endif
+
 pid_t spw_spawn(const spw_spawn_plan *plan) {
+#ifdef SPW_SPAWN_BY_FORK
+    // ThreadSanitizer's clone interceptor handles only fork-like clones (scripts/sanitize).
+    pid_t forked = fork();
+    if (forked == 0) child(plan);
+    return forked;
+#endif
     // As posix_spawn does: CLONE_VM|CLONE_VFORK borrows our memory until exec (fork copied the
     // page tables and made every page we wrote afterwards fault, a third of the start-up), and
     // a stack of its own keeps the child from overwriting our frames.
