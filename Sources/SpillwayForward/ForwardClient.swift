@@ -44,9 +44,13 @@ public final class ForwardClient: EventLoopSinkClient, @unchecked Sendable {
     /// Read by the metrics endpoint from its own thread.
     private let resent = Atomic<Int>(0)
 
+    /// Every numeric address of a host name (blocking: called off the loop).
+    let resolveHost: HostResolution?
+
     init(loop: any EventLoop, options: ForwardSinkOptions, encoder: ForwardEncoder,
-         sslContext: NIOSSLContext?, diagnostics: any Diagnostics) {
+         sslContext: NIOSSLContext?, diagnostics: any Diagnostics, resolveHost: HostResolution? = nil) {
         self.loop = loop
+        self.resolveHost = resolveHost
         self.options = options
         self.encoder = encoder
         self.sslContext = sslContext

@@ -27,6 +27,9 @@ final class ForwardConnection: @unchecked Sendable {
     let client: ForwardClient
     let endpointIndex: Int
     let endpoint: ForwardEndpoint
+    /// The numeric address to connect to instead of the endpoint's host name (the name still
+    /// names the TLS server); nil: the name is resolved by the connect itself.
+    let resolvedAddress: String?
     let name: String
     private var loop: any EventLoop { client.loop }
     private var options: ForwardSinkOptions { client.options }
@@ -46,11 +49,12 @@ final class ForwardConnection: @unchecked Sendable {
     /// Why the connection ended, once it has.
     private(set) var closeReason: String?
 
-    init(client: ForwardClient, index: Int, endpoint: ForwardEndpoint) {
+    init(client: ForwardClient, index: Int, endpoint: ForwardEndpoint, resolvedAddress: String? = nil) {
         self.client = client
         self.endpointIndex = index
         self.endpoint = endpoint
-        self.name = endpoint.address.description
+        self.resolvedAddress = resolvedAddress
+        self.name = endpoint.address.description + (resolvedAddress.map { " (\($0))" } ?? "")
         self.readyPromise = client.loop.makePromise(of: Void.self)
         self.closedPromise = client.loop.makePromise(of: Void.self)
     }
@@ -69,7 +73,7 @@ final class ForwardConnection: @unchecked Sendable {
         let connected: EventLoopFuture<any Channel>
         switch endpoint.address {
         case .tcp(let host, let port), .tls(let host, let port):
-            connected = bootstrap.connect(host: host, port: port)
+            connected = bootstrap.connect(host: resolvedAddress ?? host, port: port)
         case .unix(let path):
             connected = bootstrap.connect(unixDomainSocketPath: path)
         }

@@ -17,8 +17,11 @@ public typealias ForwardSink = EventLoopSink<ForwardClient>
 
 extension EventLoopSink where Client == ForwardClient {
     /// Throws a `ConfigurationError` naming the variable when a TLS file cannot be loaded or no
-    /// endpoint is given.
-    public convenience init(options: ForwardSinkOptions, diagnostics: any Diagnostics) throws {
+    /// endpoint is given. `resolveHost` gives every address of a host name, so that the balanced
+    /// modes make each a server; without it a name is one server.
+    public convenience init(
+        options: ForwardSinkOptions, diagnostics: any Diagnostics, resolveHost: HostResolution? = nil
+    ) throws {
         guard !options.endpoints.isEmpty else {
             throw ConfigurationError(variable: "SPILLWAY_FORWARD_ADDRESS", message: "no forward endpoint given")
         }
@@ -35,7 +38,7 @@ extension EventLoopSink where Client == ForwardClient {
         )
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let client = ForwardClient(loop: group.next(), options: options, encoder: encoder,
-                                   sslContext: sslContext, diagnostics: diagnostics)
+                                   sslContext: sslContext, diagnostics: diagnostics, resolveHost: resolveHost)
         self.init(client: client, group: group, name: "forward", batchLimits: limits,
                   maxInFlight: Swift.max(options.maxInFlight, 1) * (options.balance == .failover ? 1 : options.endpoints.count))
     }

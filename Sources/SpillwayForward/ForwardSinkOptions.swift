@@ -1,5 +1,8 @@
 import SpillwayCore
 
+/// Every numeric address a host name resolves to; empty when it does not resolve.
+public typealias HostResolution = @Sendable (String) -> [String]
+
 /// One receiver: its address and, for the balanced modes, its share of the traffic.
 public struct ForwardEndpoint: Sendable, Hashable, CustomStringConvertible {
     public enum Address: Sendable, Hashable, CustomStringConvertible {

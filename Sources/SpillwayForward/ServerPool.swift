@@ -1,3 +1,4 @@
+import Dispatch
 import NIOCore
 import SpillwayCore
 
@@ -6,7 +7,9 @@ import SpillwayCore
 /// failed on it go at once to another healthy server (at-least-once); only when no server is
 /// healthy does a batch complete `.retryable`, so the delivery modes keep their meaning. A down
 /// server is probed every second (heartbeat `transport`) and, once a probe connects, takes traffic
-/// again after `recoverWait` (at once when no other server is up). Owned by `ForwardClient`;
+/// again after `recoverWait` (at once when no other server is up). A host name is looked up again
+/// at the start and at every reconnect of its servers, and each address it resolves to is a
+/// server of its own, with the endpoint's weight. Owned by `ForwardClient`;
 /// every method runs on its loop (which makes `@unchecked Sendable` sound).
 final class ServerPool: @unchecked Sendable {
     typealias Completion = ForwardClient.Completion
@@ -14,8 +17,11 @@ final class ServerPool: @unchecked Sendable {
     enum Health: Equatable { case up, down, recovering }
 
     final class Server: @unchecked Sendable {
+        /// The endpoint's position in `SPILLWAY_FORWARD_ADDRESS`.
         let index: Int
         let endpoint: ForwardEndpoint
+        /// One of the addresses the endpoint's host name resolved to; nil: connect by the name.
+        let resolvedAddress: String?
         var health = Health.up
         /// Open or opening; a new one per reconnect, so a host name is resolved again each time.
         var connection: ForwardConnection?
@@ -25,18 +31,24 @@ final class ServerPool: @unchecked Sendable {
         var lastFailure: String?
         var recovery: Scheduled<Void>?
 
-        init(index: Int, endpoint: ForwardEndpoint) {
+        init(index: Int, endpoint: ForwardEndpoint, resolvedAddress: String? = nil) {
             self.index = index
             self.endpoint = endpoint
+            self.resolvedAddress = resolvedAddress
         }
 
         var isConnected: Bool { connection?.isUsable == true }
+        var name: String { endpoint.address.description + (resolvedAddress.map { " (\($0))" } ?? "") }
     }
 
     static let probeInterval = TimeAmount.seconds(1)
 
     private unowned let client: ForwardClient
-    private let servers: [Server]
+    private var servers: [Server]
+    /// Endpoints whose host name is being looked up (off the loop).
+    private var resolving: Set<Int> = []
+    /// Connections of servers whose address left their name: closed once their batches are answered.
+    private var retiring: [ForwardConnection] = []
     private var weights: ServerWeights
     private var rebuilds: UInt64 = 0
     private var probeTimer: RepeatedTask?
@@ -49,6 +61,7 @@ final class ServerPool: @unchecked Sendable {
         servers = client.options.endpoints.enumerated().map { Server(index: $0, endpoint: $1) }
         weights = ServerWeights([], seed: 0)
         rebuild()
+        for index in servers.indices { resolve(index) }
         if client.options.heartbeat == .transport {
             probeTimer = client.loop.scheduleRepeatedTask(initialDelay: Self.probeInterval, delay: Self.probeInterval) {
                 [unowned self] _ in
@@ -116,11 +129,14 @@ final class ServerPool: @unchecked Sendable {
 
     private func open(_ server: Server) {
         server.opening = true
-        let connection = ForwardConnection(client: client, index: server.index, endpoint: server.endpoint)
+        resolve(server.index)
+        let connection = ForwardConnection(
+            client: client, index: server.index, endpoint: server.endpoint, resolvedAddress: server.resolvedAddress)
         server.connection = connection
         connection.open().whenComplete { result in
             server.opening = false
-            if self.closed { return }
+            // Closed, or retired meanwhile because its address left its name.
+            if self.closed || !self.servers.contains(where: { $0 === server }) { return }
             switch result {
             case .success:
                 self.opened(server)
@@ -148,7 +164,7 @@ final class ServerPool: @unchecked Sendable {
                 return
             }
             server.health = .recovering
-            client.diagnostics.info("forward: \(server.endpoint.address) answers again; traffic in \(formatDuration(wait))")
+            client.diagnostics.info("forward: \(server.name) answers again; traffic in \(formatDuration(wait))")
             server.recovery = client.loop.scheduleTask(in: wait.timeAmount) {
                 if server.health == .recovering, server.isConnected { self.becomeUp(server) }
             }
@@ -162,7 +178,7 @@ final class ServerPool: @unchecked Sendable {
         server.recovery = nil
         server.health = .up
         server.lastFailure = nil
-        client.diagnostics.info("forward: \(server.endpoint.address) takes traffic again")
+        client.diagnostics.info("forward: \(server.name) takes traffic again")
         rebuild()
     }
 
@@ -175,7 +191,7 @@ final class ServerPool: @unchecked Sendable {
         server.recovery?.cancel()
         server.recovery = nil
         if wasUp {
-            client.diagnostics.warning("forward: \(server.endpoint.address) is down (\(reason)); probing it every second")
+            client.diagnostics.warning("forward: \(server.name) is down (\(reason)); probing it every second")
             rebuild()
         }
         if client.options.heartbeat == .none {
@@ -191,12 +207,70 @@ final class ServerPool: @unchecked Sendable {
 
     /// Called by a connection when it is closed, for whatever reason.
     func connectionClosed(_ connection: ForwardConnection) {
-        let server = servers[connection.endpointIndex]
-        guard server.connection === connection, !server.opening, !closed else { return }
+        retiring.removeAll { $0 === connection }
+        guard let server = servers.first(where: { $0.connection === connection }), !server.opening, !closed else { return }
         server.connection = nil
         if server.health != .down {
             markDown(server, connection.closeReason ?? "connection to \(connection.name) closed")
         }
+    }
+
+    // MARK: names
+
+    /// Looks the endpoint's host name up again, off the loop (getaddrinfo blocks), unless it is
+    /// an IP address, a unix socket, or already being looked up.
+    private func resolve(_ index: Int) {
+        guard let resolveHost = client.resolveHost, !closed, !resolving.contains(index),
+              let host = Self.hostName(of: client.options.endpoints[index])
+        else { return }
+        resolving.insert(index)
+        let loop = client.loop
+        DispatchQueue.global().async {
+            let addresses = resolveHost(host)
+            loop.execute { self.resolved(index, addresses) }
+        }
+    }
+
+    private static func hostName(of endpoint: ForwardEndpoint) -> String? {
+        switch endpoint.address {
+        case .tcp(let host, _), .tls(let host, _):
+            return (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+        case .unix:
+            return nil
+        }
+    }
+
+    /// Makes the endpoint's servers the addresses its name has now: new ones join, those whose
+    /// address is gone leave (their batches in flight are still answered, those waiting go to
+    /// another server). A name that does not resolve keeps its servers: their connects say why.
+    private func resolved(_ index: Int, _ addresses: [String]) {
+        resolving.remove(index)
+        let current = servers.filter { $0.index == index }
+        guard !closed, !addresses.isEmpty, Set(current.compactMap(\.resolvedAddress)) != Set(addresses)
+                || current.contains(where: { $0.resolvedAddress == nil })
+        else { return }
+        let endpoint = client.options.endpoints[index]
+        let kept = current.filter { server in server.resolvedAddress.map(addresses.contains) ?? false }
+        let joining = addresses.filter { address in !kept.contains { $0.resolvedAddress == address } }
+            .map { Server(index: index, endpoint: endpoint, resolvedAddress: $0) }
+        let leaving = current.filter { server in !kept.contains { $0 === server } }
+        servers = servers.filter { $0.index < index } + kept + joining + servers.filter { $0.index > index }
+        if current.count != kept.count + joining.count || !joining.isEmpty {
+            client.diagnostics.debug("forward: \(endpoint.address) resolves to \(addresses.joined(separator: ", "))")
+        }
+        rebuild()
+        var queued: [(Batch, Completion)] = []
+        for server in leaving {
+            server.recovery?.cancel()
+            queued += server.waiting
+            server.waiting = []
+            if let connection = server.connection {
+                server.connection = nil
+                retiring.append(connection)
+                _ = connection.drain()
+            }
+        }
+        for (batch, completion) in queued { send(batch, completion: completion) }
     }
 
     // MARK: probes
@@ -241,6 +315,6 @@ final class ServerPool: @unchecked Sendable {
             for (_, completion) in queued { completion(.retryable(reason: "forward sink is shut down")) }
             if let connection = server.connection { connections.append(connection) }
         }
-        return connections
+        return connections + retiring
     }
 }

@@ -64,7 +64,8 @@ enum SinkFactory {
                 }
             }
         case .forward:
-            return try ForwardSink(options: configuration.forward, diagnostics: diagnostics)
+            return try ForwardSink(options: configuration.forward, diagnostics: diagnostics,
+                                   resolveHost: { HostResolver.addresses(of: $0) })
         }
     }
 }

@@ -3,6 +3,8 @@ import json
 import signal
 import time
 
+import pytest
+
 from conftest import summary_line
 from peerlib import Peer, read_events
 from test_forward import forward_env, receiver, seqs
@@ -155,3 +157,37 @@ def test_a_standby_takes_traffic_only_while_a_regular_server_is_down(spillway, t
     got = [seqs(read_events(events)) for _, events in peers] + [seqs(read_events(back_events))]
     assert sorted(set(s for g in got for s in g)) == list(range(n))
     assert summary_line(err)["dropped"] == 0
+
+
+def localhost_has_both_families():
+    """`localhost` resolves to 127.0.0.1 and ::1, and ::1 can be bound (IPv6 is on)."""
+    import socket
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo("localhost", None, type=socket.SOCK_STREAM)}
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return {"127.0.0.1", "::1"} <= found
+
+
+def test_every_address_of_a_name_is_a_server(spillway, tmp_path):
+    if not localhost_has_both_families():
+        pytest.skip("localhost does not resolve to both 127.0.0.1 and ::1 here")
+    v4, v4_events = receiver(tmp_path, name="v4.jsonl")
+    v6 = None
+    n = 20_000
+    try:
+        v6, v6_events = receiver(tmp_path, name="v6.jsonl", listen=f"tcp:[::1]:{v4.port}")
+        env = forward_env(f"tcp://localhost:{v4.port}", SPILLWAY_FORWARD_BALANCE="round-robin",
+                          SPILLWAY_FLUSH_INTERVAL="25ms")
+        proc, report, _ = start_writer(tmp_path, env, rate=5_000, count=n, seconds=30)
+        out, err = finish(proc, timeout=60)
+    finally:
+        stop_all([v4, v6])
+    got = [seqs(read_events(events)) for events in (v4_events, v6_events)]
+    print(f"127.0.0.1 got {len(got[0])}, ::1 got {len(got[1])}")
+    assert sorted(s for g in got for s in g) == list(range(n)), "a record was lost or duplicated"
+    # Round robin over the two addresses: each takes about half.
+    assert all(abs(len(g) - n / 2) <= n * 0.15 for g in got), [len(g) for g in got]
+    assert summary_line(err)["delivered"] == n

@@ -1,5 +1,6 @@
 import SpillwayCore
 import SpillwayTestKit
+import Synchronization
 import Testing
 
 @testable import SpillwayForward
@@ -66,6 +67,26 @@ struct BalancedSinkTests {
             $0.balance = balance
             $0.recoverWait = recoverWait
         }
+    }
+
+    /// A host name that resolves to two addresses is two servers, each with a connection.
+    @Test func everyAddressOfANameIsAServer() async throws {
+        let server = try await TestServer.start()
+        let lookups = Mutex(0)
+        let endpoint = ForwardEndpoint(.tcp(host: "aggregators.test", port: server.port))
+        let sink = try ForwardSink(options: balanced([endpoint], .roundRobin), diagnostics: RecordingDiagnostics(),
+                                   resolveHost: { name in
+                                       lookups.withLock { $0 += 1 }
+                                       return name == "aggregators.test" ? ["127.0.0.1", "localhost"] : []
+                                   })
+        // The first lookup starts with the sink; its answer hops onto the sink's loop.
+        for _ in 0..<200 where lookups.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        try await Task.sleep(for: .milliseconds(50))
+        for id in 1...20 { #expect(await sink.send([record("line \(id)")], id: UInt64(id)) == .delivered) }
+        #expect(try await server.messageCount == 20)
+        #expect(try await server.onLoop { server.connections } == 2)
+        await sink.shutdown()
+        try await server.stop()
     }
 
     @Test func weightedSpreadsBatchesOverConnections() async throws {
