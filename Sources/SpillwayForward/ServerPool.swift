@@ -1,5 +1,5 @@
-import Dispatch
 import NIOCore
+import NIOPosix
 import SpillwayCore
 
 /// `round-robin` and `weighted`: one connection per healthy server, each with its own batches in
@@ -224,10 +224,8 @@ final class ServerPool: @unchecked Sendable {
               let host = Self.hostName(of: client.options.endpoints[index])
         else { return }
         resolving.insert(index)
-        let loop = client.loop
-        DispatchQueue.global().async {
-            let addresses = resolveHost(host)
-            loop.execute { self.resolved(index, addresses) }
+        NIOThreadPool.singleton.runIfActive(eventLoop: client.loop) { resolveHost(host) }.whenComplete { result in
+            self.resolved(index, (try? result.get()) ?? [])
         }
     }
 
