@@ -54,7 +54,7 @@ final class ForwardConnection: @unchecked Sendable {
         self.endpointIndex = index
         self.endpoint = endpoint
         self.resolvedAddress = resolvedAddress
-        self.name = endpoint.address.description + (resolvedAddress.map { " (\($0))" } ?? "")
+        self.name = endpoint.address.name(resolvedTo: resolvedAddress)
         self.readyPromise = client.loop.makePromise(of: Void.self)
         self.closedPromise = client.loop.makePromise(of: Void.self)
     }
@@ -97,9 +97,8 @@ final class ForwardConnection: @unchecked Sendable {
         self.channel = channel
         do {
             let ops = channel.pipeline.syncOperations
-            if case .tls(let host, _) = endpoint.address, let ssl = client.sslContext {
-                let isIP = (try? SocketAddress(ipAddress: host, port: 0)) != nil
-                try ops.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: isIP ? nil : host))
+            if endpoint.isTLS, let ssl = client.sslContext {
+                try ops.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: endpoint.address.hostName))
                 state = .tlsHandshake
             } else {
                 state = client.handshake == nil ? .ready : .awaitingHelo
@@ -386,5 +385,23 @@ final class ForwardChannelHandler: ChannelInboundHandler {
             connection.tlsHandshakeCompleted()
         }
         context.fireUserInboundEventTriggered(event)
+    }
+}
+
+extension ForwardEndpoint.Address {
+    /// The host when it is a name (not an IP literal, not a unix socket): what TLS calls the
+    /// server, and what the balanced modes look up.
+    var hostName: String? {
+        switch self {
+        case .tcp(let host, _), .tls(let host, _):
+            return (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+        case .unix:
+            return nil
+        }
+    }
+
+    /// How messages name a connection here, with the number its name resolved to, if any.
+    func name(resolvedTo address: String?) -> String {
+        description + (address.map { " (\($0))" } ?? "")
     }
 }

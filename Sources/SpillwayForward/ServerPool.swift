@@ -38,7 +38,7 @@ final class ServerPool: @unchecked Sendable {
         }
 
         var isConnected: Bool { connection?.isUsable == true }
-        var name: String { endpoint.address.description + (resolvedAddress.map { " (\($0))" } ?? "") }
+        var name: String { endpoint.address.name(resolvedTo: resolvedAddress) }
     }
 
     static let probeInterval = TimeAmount.seconds(1)
@@ -221,20 +221,11 @@ final class ServerPool: @unchecked Sendable {
     /// an IP address, a unix socket, or already being looked up.
     private func resolve(_ index: Int) {
         guard let resolveHost = client.resolveHost, !closed, !resolving.contains(index),
-              let host = Self.hostName(of: client.options.endpoints[index])
+              let host = client.options.endpoints[index].address.hostName
         else { return }
         resolving.insert(index)
         NIOThreadPool.singleton.runIfActive(eventLoop: client.loop) { resolveHost(host) }.whenComplete { result in
             self.resolved(index, (try? result.get()) ?? [])
-        }
-    }
-
-    private static func hostName(of endpoint: ForwardEndpoint) -> String? {
-        switch endpoint.address {
-        case .tcp(let host, _), .tls(let host, _):
-            return (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
-        case .unix:
-            return nil
         }
     }
 
@@ -244,8 +235,8 @@ final class ServerPool: @unchecked Sendable {
     private func resolved(_ index: Int, _ addresses: [String]) {
         resolving.remove(index)
         let current = servers.filter { $0.index == index }
-        guard !closed, !addresses.isEmpty, Set(current.compactMap(\.resolvedAddress)) != Set(addresses)
-                || current.contains(where: { $0.resolvedAddress == nil })
+        // The servers so far are those addresses already (a server by name, nil, is never one).
+        guard !closed, !addresses.isEmpty, Set(current.map(\.resolvedAddress)) != Set(addresses.map(Optional.some))
         else { return }
         let endpoint = client.options.endpoints[index]
         let kept = current.filter { server in server.resolvedAddress.map(addresses.contains) ?? false }
@@ -253,9 +244,7 @@ final class ServerPool: @unchecked Sendable {
             .map { Server(index: index, endpoint: endpoint, resolvedAddress: $0) }
         let leaving = current.filter { server in !kept.contains { $0 === server } }
         servers = servers.filter { $0.index < index } + kept + joining + servers.filter { $0.index > index }
-        if current.count != kept.count + joining.count || !joining.isEmpty {
-            client.diagnostics.debug("forward: \(endpoint.address) resolves to \(addresses.joined(separator: ", "))")
-        }
+        client.diagnostics.debug("forward: \(endpoint.address) resolves to \(addresses.joined(separator: ", "))")
         rebuild()
         var queued: [(Batch, Completion)] = []
         for server in leaving {

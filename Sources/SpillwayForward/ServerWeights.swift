@@ -1,3 +1,5 @@
+import SpillwayCore
+
 /// The weighted choice of Fluentd's out_forward (`rebuild_weight_array`), pure: each healthy
 /// regular server appears in a shuffled cycle as often as its weight (divided by the weights'
 /// gcd); standby servers stand in, in order, for the weight of regular servers that are down.
@@ -43,18 +45,3 @@ struct ServerWeights {
 }
 
 private func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
-
-/// A small seeded generator, so that a test sees the same cycle every run.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -7,7 +7,7 @@ import Testing
 @Suite struct BufferTests {
     @Test func recordsRoundTripWithEveryFieldAcrossARestart() throws {
         let directory = TemporaryDirectory()
-        var g = SeededGenerator(seed: 7)
+        var g = SplitMix64(seed: 7)
         let written = (0..<200).map { randomRecord($0, using: &g) }
         let options = DiskBufferOptions(directory: directory.storage, segmentSize: 4096)
         do {

@@ -79,7 +79,7 @@ private struct Mismatch: Error, CustomStringConvertible {
     private static let steps = 250
 
     private func run(seed: UInt64) throws {
-        var g = SeededGenerator(seed: seed)
+        var g = SplitMix64(seed: seed)
         let directory = TemporaryDirectory()
         let options = DiskBufferOptions(
             directory: directory.storage, limit: 1 << 30, full: .block,

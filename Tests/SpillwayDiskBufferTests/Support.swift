@@ -29,19 +29,6 @@ func removeTree(_ path: String) {
     }
 }
 
-/// Deterministic random numbers (SplitMix64), so that a failing seed replays.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 func record(_ text: String, stream: LogStream = .stdout, time: Int64 = 1_000) -> LogRecord {
     LogRecord(time: Timestamp(nanoseconds: time), stream: stream, line: ArraySlice(Array(text.utf8)))
 }
