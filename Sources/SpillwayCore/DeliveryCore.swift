@@ -110,8 +110,9 @@ public final class DeliveryCore: @unchecked Sendable {
     /// Moves records that waited for room into the store; tells paused readers to go on.
     private func refill() {
         guard !waiting.isEmpty else { return }
-        let pending = Array(waiting)
-        waiting.removeAll()
+        var pending: [LogRecord] = []  // moved out, not copied (no retain and release per record)
+        pending.reserveCapacity(waiting.count)
+        while let record = waiting.popFirst() { pending.append(record) }
         storeNow(pending[...])
         if waiting.isEmpty { onRoom?() }
     }
@@ -252,7 +253,8 @@ public final class DeliveryCore: @unchecked Sendable {
         rest.maxRecords = limits.maxRecords - records.count
         rest.maxBytes = max(1, limits.maxBytes - records.reduce(0) { $0 + $1.line.count + limits.bytesPerRecord })
         let taken = rest.maxRecords > 0 ? store.takeBatch(rest) : (records: [], receipt: StoreReceipt())
-        records += taken.records
+        // Usually there is no report: take the store's array as it is rather than copying it.
+        if records.isEmpty { records = taken.records } else { records += taken.records }
         guard !records.isEmpty else { return nil }
         defer { nextBatchID += 1 }
         return Sent(batch: Batch(id: nextBatchID, records: records), receipt: taken.receipt)

@@ -86,8 +86,10 @@ public final class MemoryStore: RecordStore {
             lineBytes += size
             count += 1
         }
-        let records = Array(unsent.prefix(count))
-        unsent.removeFirst(count)
+        // Moved out one by one: a copy and a removal would retain and release every record's storage.
+        var records: [LogRecord] = []
+        records.reserveCapacity(count)
+        for _ in 0..<count { records.append(unsent.removeFirst()) }
         let batchCost = lineBytes + count * LogRecord.overhead  // Σ bufferCost
         unsentBatchBytes -= lineBytes + count * bytesPerRecord
         taken += count
