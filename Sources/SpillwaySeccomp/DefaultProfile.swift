@@ -4,7 +4,7 @@
 extension SeccompProfile {
     public static let defaultProfileText = #"""
 {
-  "comment": "spillway's default seccomp profile (SPILLWAY_SECCOMP_PROFILE=default), in Docker's format. Everything is allowed except what a service in a container has no business doing: kernel modules, kexec, reboot, mounts and new namespaces, keyrings, bpf, perf, tracing other processes, setting the clock, swap, quotas. Those answer EPERM whatever capabilities the workload holds (spillway is often root in its container). clone3 answers ENOSYS so that glibc falls back to clone.",
+  "comment": "spillway's default seccomp profile (SPILLWAY_SECCOMP_PROFILE=default), in Docker's format. Everything is allowed except what a service in a container has no business doing: kernel modules, kexec, reboot, mounts and new namespaces, keyrings, bpf, perf, tracing or reaching into other processes (ptrace, process_vm_*, pidfd_getfd, process_madvise), setting or adjusting the clock (adjtimex included, so even reading the clock discipline through it answers EPERM), swap, quotas. Those answer EPERM whatever capabilities the workload holds (spillway is often root in its container). clone3 answers ENOSYS so that glibc falls back to clone.",
   "defaultAction": "SCMP_ACT_ALLOW",
   "archMap": [
     {
@@ -45,8 +45,10 @@ extension SeccompProfile {
         "_sysctl",
         "acct",
         "add_key",
+        "adjtimex",
         "bpf",
         "clock_adjtime",
+        "clock_adjtime64",
         "clock_settime",
         "clock_settime64",
         "create_module",
@@ -76,7 +78,9 @@ extension SeccompProfile {
         "pciconfig_read",
         "pciconfig_write",
         "perf_event_open",
+        "pidfd_getfd",
         "pivot_root",
+        "process_madvise",
         "process_vm_readv",
         "process_vm_writev",
         "ptrace",

@@ -79,6 +79,9 @@ public struct SeccompFilterPlan: Equatable, Sendable {
     /// Architectures to add besides the native one, libseccomp's names.
     public var architectures: [String]
     public var rules: [Rule]
+    /// What a call through an architecture the filter does not know gets; nil: libseccomp's
+    /// default, killing the thread (as runc leaves it for a workload).
+    public var badArchitectureAction: SeccompAction? = nil
 
     public struct Rule: Equatable, Sendable {
         /// The profile entry it came from ("syscalls[3]").

@@ -59,7 +59,7 @@ private struct Reader {
 
     mutating func profile(_ document: JSONValue) throws(Failure) -> SeccompProfile {
         let top = try object(document, "", allowed: [
-            "defaultAction", "defaultErrnoRet", "architectures", "archMap", "syscalls", "flags",
+            "defaultAction", "defaultErrnoRet", "defaultErrno", "architectures", "archMap", "syscalls", "flags",
             "listenerPath", "listenerMetadata", "comment",
         ])
         if let listener = top["listenerPath"], listener != .null, try string(listener, "listenerPath") != "" {
@@ -69,10 +69,7 @@ private struct Reader {
             throw fail("flags", "filter flags are not supported by spillway; remove them")
         }
         guard let defaultValue = top["defaultAction"] else { throw fail("defaultAction", "missing (required)") }
-        var defaultErrno: UInt16?
-        if let e = top["defaultErrnoRet"], e != .null {
-            defaultErrno = UInt16(try unsigned(e, "defaultErrnoRet", max: 4095))
-        }
+        let defaultErrno = try errno(top, number: "defaultErrnoRet", name: "defaultErrno", "")
         let defaultAction = try action(defaultValue, "defaultAction", errno: defaultErrno, errnoPath: "defaultErrnoRet")
 
         var architectures: [String] = []
@@ -115,6 +112,26 @@ private struct Reader {
         return String(name.dropFirst(prefix.count)).lowercased()
     }
 
+    /// The errno of an entry: `errnoRet` (a number, Docker's and runc's field) and/or `errno` (a
+    /// name, as containers-common profiles add beside it); when both are there they must agree.
+    func errno(_ members: [String: JSONValue], number: String, name: String, _ path: String) throws(Failure) -> UInt16? {
+        var result: UInt16?
+        if let e = members[number], e != .null {
+            result = UInt16(try unsigned(e, join(path, number), max: 4095))
+        }
+        if let e = members[name], e != .null {
+            let text = try string(e, join(path, name))
+            guard let value = errnoNumbers[text] else {
+                throw fail(join(path, name), "unknown errno name \"\(ConfigurationError.escaped(text))\" (expected one such as EPERM or ENOSYS)")
+            }
+            if let result, result != value {
+                throw fail(join(path, name), "\(text) is \(value), but \(number) says \(result)")
+            }
+            result = value
+        }
+        return result
+    }
+
     func action(_ value: JSONValue, _ path: String, errno: UInt16?, errnoPath: String) throws(Failure) -> SeccompAction {
         let name = try string(value, path)
         let result: SeccompAction
@@ -154,7 +171,7 @@ private struct Reader {
 
     func syscall(_ value: JSONValue, _ path: String) throws(Failure) -> SeccompProfile.SyscallEntry {
         let members = try object(value, path, allowed: [
-            "names", "name", "action", "errnoRet", "args", "includes", "excludes", "comment",
+            "names", "name", "action", "errnoRet", "errno", "args", "includes", "excludes", "comment",
         ])
         var names = try strings(members["names"], join(path, "names"))
         if let single = members["name"], single != .null {
@@ -167,10 +184,7 @@ private struct Reader {
             throw fail(join(path, "names[\(i)]"), "an empty syscall name")
         }
         guard let actionValue = members["action"] else { throw fail(join(path, "action"), "missing (required)") }
-        var errno: UInt16?
-        if let e = members["errnoRet"], e != .null {
-            errno = UInt16(try unsigned(e, join(path, "errnoRet"), max: 4095))
-        }
+        let errno = try errno(members, number: "errnoRet", name: "errno", path)
         let action = try action(actionValue, join(path, "action"), errno: errno, errnoPath: join(path, "errnoRet"))
         var args: [SeccompArgument] = []
         if let list = members["args"], list != .null {

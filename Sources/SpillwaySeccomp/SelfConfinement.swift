@@ -63,6 +63,7 @@ public enum SelfConfinement {
                     path: "clone", names: ["clone"], action: .allow,
                     conditionSets: [[SeccompArgument(index: 0, value: cloneThread, valueTwo: cloneThread, op: .maskedEqual)]]),
                 .init(path: "clone3", names: ["clone3"], action: .errno(enosys), conditionSets: [[]]),
-            ])
+            ],
+            badArchitectureAction: .errno(eperm))  // a call through another ABI (int 0x80) must not kill either
     }
 }

@@ -30,6 +30,10 @@ public enum SeccompCompiler {
             throw SeccompProfileError(path: "defaultAction", "libseccomp refused \(plan.defaultAction)")
         }
         defer { seccomp_release(context) }
+        if let action = plan.badArchitectureAction {
+            let rc = seccomp_attr_set(context, SCMP_FLTATR_ACT_BADARCH, actionValue(action))
+            if rc != 0 { throw SeccompProfileError(path: "", "libseccomp refused the bad-architecture action: \(describe(-rc))") }
+        }
 
         var unknownArchitectures: [String] = []
         for name in plan.architectures {

@@ -44,6 +44,20 @@ private let host = SeccompHost(architecture: "x86_64", capabilities: ["CAP_CHOWN
         #expect(p.syscalls[0].action == .errno(1))
     }
 
+    /// containers-common profiles (podman, CRI-O) name the errno beside the number.
+    @Test func errnoNamesAsContainersCommonWritesThem() throws {
+        let p = try parse(#"""
+            {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "ENOSYS", "defaultErrnoRet": 38, "syscalls": [
+              {"names": ["a"], "action": "SCMP_ACT_ERRNO", "errno": "EINVAL"},
+              {"names": ["b"], "action": "SCMP_ACT_ERRNO", "errno": "EPERM", "errnoRet": 1}]}
+            """#)
+        #expect(p.defaultAction == .errno(38))
+        #expect(p.syscalls.map(\.action) == [.errno(22), .errno(1)])
+        let disagreeing = #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["a"], "action": "SCMP_ACT_ERRNO", "errno": "EPERM", "errnoRet": 38}]}"#
+        #expect(fault(disagreeing)?.path == "syscalls[0].errno")
+        #expect(fault(#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "EWHAT"}"#)?.path == "defaultErrno")
+    }
+
     @Test func everyActionName() throws {
         let actions: [(String, SeccompAction)] = [
             ("SCMP_ACT_ALLOW", .allow), ("SCMP_ACT_KILL", .killThread), ("SCMP_ACT_KILL_THREAD", .killThread),
@@ -212,6 +226,17 @@ private let host = SeccompHost(architecture: "x86_64", capabilities: ["CAP_CHOWN
         #expect(filter.unknownArchitectures == ["nosuch"])
         #expect(filter.ruleCount == 3)
         #expect(filter.program.count % 8 == 0 && filter.instructionCount > 4)
+    }
+
+    @Test(arguments: SeccompArgument.Comparison.allCases)
+    func everyComparisonCompiles(op: SeccompArgument.Comparison) throws {
+        let p = try parse(#"""
+            {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+              "args": [{"index": 0, "value": 8, "valueTwo": 8, "op": "\#(op.rawValue)"}]}]}
+            """#)
+        #expect(p.syscalls[0].args == [SeccompArgument(index: 0, value: 8, valueTwo: 8, op: op)])
+        let filter = try SeccompCompiler.compile(p.evaluate(for: host))
+        #expect(filter.ruleCount == 1 && filter.instructionCount > 4)
     }
 
     @Test func defaultProfileCompilesWithEveryNameKnown() throws {
