@@ -15,7 +15,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
@@ -44,8 +43,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                "CSpillwayZlib",
+                "SpillwayDigest", "CSpillwayZlib",
             ]
         ),
         .target(
@@ -56,7 +54,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "SpillwayDigest",
             ]
         ),
         .target(
@@ -68,6 +66,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // NIOSSL's BoringSSL (its CNIOBoringSSL module) serves the digests too.
+        .target(name: "SpillwayDigest", dependencies: [.product(name: "NIOSSL", package: "swift-nio-ssl")]),
         .target(name: "SpillwayDiskBuffer", dependencies: ["SpillwayCore", "SpillwaySystem"]),
         .systemLibrary(name: "CSpillwayZlib", path: "Sources/CSpillwayZlib"),
         .target(name: "SpillwayTestKit", dependencies: ["SpillwayCore"]),
@@ -94,7 +94,8 @@ let package = Package(
         .testTarget(name: "SpillwayCoreTests", dependencies: ["SpillwayCore", "SpillwayTestKit"]),
         .testTarget(name: "SpillwayMetricsTests", dependencies: ["SpillwayMetrics", "SpillwayCore", "SpillwayTestKit"]),
         .testTarget(name: "SpillwayConfigurationTests", dependencies: ["SpillwayConfiguration", "SpillwayMetrics"]),
-        .testTarget(name: "SpillwayForwardTests", dependencies: ["SpillwayForward", "SpillwayTestKit"]),
+        .testTarget(name: "SpillwayForwardTests", dependencies: ["SpillwayForward", "SpillwayTestKit", "SpillwayDigest"]),
+        .testTarget(name: "SpillwayDigestTests", dependencies: ["SpillwayDigest"]),
         .testTarget(
             name: "SpillwayCloudWatchTests",
             dependencies: [

@@ -1,5 +1,5 @@
 import SpillwayCore
-import Crypto
+import SpillwayDigest
 
 /// AWS Signature Version 4 for header-signed requests (service `logs`). Canonicalises
 /// as botocore does for non-S3 services: the path has its dot segments and empty segments removed
@@ -44,18 +44,15 @@ struct SigV4Signer: Sendable {
         let scope = "\(date)/\(region)/\(service)/aws4_request"
         let stringToSign = "AWS4-HMAC-SHA256\n\(amzDate)\n\(scope)\n" + Self.hexSHA256(Array(canonical.utf8))
         let key = Self.signingKey(secret: credentials.secretAccessKey, date: date, region: region, service: service)
-        let signature = Hex.string(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
+        let signature = Hex.string(Digest.hmacSHA256(key: key, message: Array(stringToSign.utf8)))
         let authorization = "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), "
             + "SignedHeaders=\(signedHeaders), Signature=\(signature)"
         return Signed(authorization: authorization, canonicalRequest: canonical, stringToSign: stringToSign)
     }
 
-    static func signingKey(secret: String, date: String, region: String, service: String) -> SymmetricKey {
-        func hmac(_ key: SymmetricKey, _ text: String) -> SymmetricKey {
-            SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: key))
-        }
-        var key = SymmetricKey(data: Array(("AWS4" + secret).utf8))
-        for part in [date, region, service, "aws4_request"] { key = hmac(key, part) }
+    static func signingKey(secret: String, date: String, region: String, service: String) -> [UInt8] {
+        var key = Array(("AWS4" + secret).utf8)
+        for part in [date, region, service, "aws4_request"] { key = Digest.hmacSHA256(key: key, message: Array(part.utf8)) }
         return key
     }
 
@@ -105,14 +102,12 @@ struct SigV4Signer: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func hexSHA256(_ bytes: some Sequence<UInt8>) -> String {
-        var hasher = SHA256()
-        hasher.update(data: Array(bytes))
-        return Hex.string(hasher.finalize())
+    static func hexSHA256(_ bytes: [UInt8]) -> String {
+        Hex.string(Digest.sha256(bytes))
     }
 
     static func hexSHA256(buffer: UnsafeRawBufferPointer) -> String {
-        Hex.string(SHA256.hash(data: buffer))
+        Hex.string(Digest.sha256(buffer))
     }
 
 }

@@ -1,5 +1,5 @@
 import SpillwayCore
-import Crypto
+import SpillwayDigest
 
 /// The forward protocol v1 handshake (HELO / PING / PONG), as pure functions over bytes.
 ///
@@ -46,9 +46,7 @@ struct Handshake {
 
     /// Lowercase hex of SHA-512 over the concatenation of `parts`.
     static func sha512Hex(_ parts: [UInt8]...) -> [UInt8] {
-        var h = SHA512()
-        for p in parts { h.update(data: p) }
-        return Hex.encode(h.finalize())
+        Hex.encode(Digest.sha512(parts))
     }
 
     /// 32 lowercase hex digits: ASCII, so it travels as a valid str.

@@ -1,4 +1,4 @@
-import Crypto
+import SpillwayDigest
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -142,9 +142,7 @@ func decodeRecords(_ message: MsgPackValue) throws -> [[String: [UInt8]]] {
 }
 
 private func sha512Hex(_ parts: [UInt8]...) -> [UInt8] {
-    var h = SHA512()
-    for p in parts { h.update(data: p) }
-    let digest = h.finalize()
+    let digest = Digest.sha512(parts)
     let hex = Array("0123456789abcdef".utf8)
     var out: [UInt8] = []
     for b in digest {
