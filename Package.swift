@@ -26,7 +26,9 @@ let package = Package(
             swiftSettings: releaseSettings),
         .target(
             name: "SpillwayConfiguration",
-            dependencies: ["SpillwayCore", "SpillwayForward", "SpillwayCloudWatch", "SpillwayDiskBuffer", "SpillwayMetrics"]),
+            dependencies: [
+                "SpillwayCore", "SpillwaySystem", "SpillwayForward", "SpillwayCloudWatch", "SpillwayDiskBuffer", "SpillwayMetrics",
+            ]),
         .target(
             name: "SpillwayEventLoop",
             dependencies: [

@@ -43,7 +43,12 @@ public final class CloudWatchClient: EventLoopSinkClient, @unchecked Sendable {
         self.options = options
         self.clock = clock
         self.diagnostics = diagnostics
-        if case .record(let fields) = options.message { planner.recordEncoder = ConsoleEncoder(fields: fields) }
+        planner.body = switch options.message {
+        case .line: .line
+        case .record(let fields): .record(ConsoleEncoder(fields: fields))
+        case .source: .source
+        case .fixed(_, let value): .fixed(Array(value.utf8))
+        }
     }
 
     private var streamName: String { "\(options.group):\(options.stream)" }

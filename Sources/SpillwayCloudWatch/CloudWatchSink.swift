@@ -47,7 +47,7 @@ extension EventLoopSink where Client == CloudWatchClient {
             }
             let resolvedRegion = region!
             let provider = try Setup.credentialProvider(
-                env, region: resolvedRegion, metadata: metadata, now: clock.now().seconds, readFile: readFile)
+                env, credentialsEndpoint: options.credentialsEndpoint, region: resolvedRegion, metadata: metadata, now: clock.now().seconds, readFile: readFile)
             guard let provider else {
                 throw ConfigurationError(
                     variable: "AWS_ACCESS_KEY_ID",

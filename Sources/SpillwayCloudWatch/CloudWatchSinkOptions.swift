@@ -4,11 +4,15 @@ import SpillwayCore
 /// process environment as a dictionary: the credential chain and the region/endpoint fallbacks
 /// read the standard `AWS_*` variables from it (this module never calls getenv).
 public struct CloudWatchSinkOptions: Sendable, Equatable {
-    /// What an event's message is: the line, or the whole record as a JSON object (what a
-    /// FireLens Fluent Bit sidecar sends without log_key).
+    /// What an event's message is: the line, the whole record as a JSON object (what a
+    /// FireLens Fluent Bit sidecar sends without log_key), or one field's value (with log_key).
     public enum MessageFormat: Sendable, Equatable {
         case line
         case record(RecordFields)
+        /// The `source` field: stdout or stderr.
+        case source
+        /// A field whose value every record shares (container_name, a label, ...).
+        case fixed(field: String, value: String)
     }
 
     /// SPILLWAY_CLOUDWATCH_GROUP.
@@ -26,6 +30,9 @@ public struct CloudWatchSinkOptions: Sendable, Equatable {
     /// SPILLWAY_CLOUDWATCH_ENDPOINT; nil: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL, then
     /// https://logs.<region>.amazonaws.com.
     public var endpoint: String?
+    /// SPILLWAY_CLOUDWATCH_CREDENTIALS_ENDPOINT: a path on the ECS agent (169.254.170.2) that is
+    /// then the only credential source, as Docker's awslogs-credentials-endpoint.
+    public var credentialsEndpoint: String?
     /// SPILLWAY_CLOUDWATCH_FORMAT: "json/emf" sends `x-amzn-logs-format: json/emf`.
     public var format: String?
     /// SPILLWAY_CLOUDWATCH_MESSAGE.

@@ -43,9 +43,18 @@ struct EventPlanner: Sendable {
     var maxAgeMilliseconds: Int64 = 14 * 86_400_000
     var maxAheadMilliseconds: Int64 = 2 * 3_600_000
     var marginMilliseconds: Int64 = 60_000
-    /// Set: each message is the record as a JSON object (the console sink's encoding) rather than its line.
-    var recordEncoder: ConsoleEncoder?
+    /// What each message is made of (SPILLWAY_CLOUDWATCH_MESSAGE).
+    enum Body {
+        case line
+        /// The record as a JSON object (the console sink's encoding).
+        case record(ConsoleEncoder)
+        case source
+        case fixed([UInt8])
+    }
+    var body = Body.line
 
+    static let stdout = Array("stdout".utf8)[...]
+    static let stderr = Array("stderr".utf8)[...]
     static let emptyReason = DropReason.emptyLine
     static let tooOldReason = DropReason.rejected("too old")
     static let tooNewReason = DropReason.rejected("too new")
@@ -74,11 +83,19 @@ struct EventPlanner: Sendable {
                 plan.rejected[index] = Self.tooNewReason
                 continue
             }
-            let message = recordEncoder.map { encoder in
+            let message: ArraySlice<UInt8>
+            switch body {
+            case .line:
+                message = UTF8Text.valid(records[index].line)
+            case .record(let encoder):
                 var json: [UInt8] = []
                 encoder.encode(records[index], into: &json, cache: &seconds)
-                return json.dropLast()  // the JSON line's newline
-            } ?? UTF8Text.valid(records[index].line)
+                message = json.dropLast()  // the JSON line's newline
+            case .source:
+                message = records[index].stream == .stdout ? Self.stdout : Self.stderr
+            case .fixed(let value):
+                message = value[...]
+            }
             var start = message.startIndex
             while start < message.endIndex {
                 let piece = message[start...]

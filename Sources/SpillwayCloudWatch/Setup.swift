@@ -80,9 +80,13 @@ enum Setup {
     /// keys, web identity, a profile of the shared files, container credentials, and instance
     /// metadata as the last resort.
     static func credentialProvider(
-        _ env: [String: String], region: String?, metadata: InstanceMetadata?, now: Int64,
+        _ env: [String: String], credentialsEndpoint: String? = nil, region: String?, metadata: InstanceMetadata?, now: Int64,
         readFile: (String) throws -> [UInt8]
     ) throws(Fail) -> (any CredentialProvider)? {
+        // Docker's awslogs-credentials-endpoint replaces the chain rather than joining it.
+        if let credentialsEndpoint {
+            return try ecsAgentCredentials(credentialsEndpoint, variable: "SPILLWAY_CLOUDWATCH_CREDENTIALS_ENDPOINT", env)
+        }
         let key = nonEmpty(env, "AWS_ACCESS_KEY_ID")
         let secret = nonEmpty(env, "AWS_SECRET_ACCESS_KEY")
         switch (key, secret) {
@@ -115,13 +119,7 @@ enum Setup {
         }
 
         if let relative = nonEmpty(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
-            let path = relative.hasPrefix("/") ? relative : "/" + relative
-            let endpoint: HTTPEndpoint
-            do { endpoint = try HTTPEndpoint.parse("http://169.254.170.2" + path) } catch {
-                throw Fail(variable: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", message: "\"\(relative)\" is not a usable path")
-            }
-            return ContainerCredentials(endpoint: endpoint, token: nonEmpty(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN"),
-                                        tokenFile: nonEmpty(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
+            return try ecsAgentCredentials(relative, variable: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", env)
         }
         if let full = nonEmpty(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI") {
             let endpoint: HTTPEndpoint
@@ -138,6 +136,19 @@ enum Setup {
 
         if let metadata { return InstanceMetadataCredentials(metadata: metadata) }
         return nil
+    }
+
+    /// Container credentials at a path of the ECS agent's fixed address.
+    private static func ecsAgentCredentials(
+        _ relative: String, variable: String, _ env: [String: String]
+    ) throws(Fail) -> ContainerCredentials {
+        let path = relative.hasPrefix("/") ? relative : "/" + relative
+        let endpoint: HTTPEndpoint
+        do { endpoint = try HTTPEndpoint.parse("http://169.254.170.2" + path) } catch {
+            throw Fail(variable: variable, message: "\"\(relative)\" is not a usable path")
+        }
+        return ContainerCredentials(endpoint: endpoint, token: nonEmpty(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+                                    tokenFile: nonEmpty(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
     }
 
     static func sharedFilePaths(_ env: [String: String]) -> (credentials: String?, config: String?) {
@@ -182,6 +193,13 @@ extension CloudWatchSinkOptions {
     /// (`AWS_REGION`, `AWS_DEFAULT_REGION`; `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, `AWS_ENDPOINT_URL`
     /// unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`) where they are not set: the one place these
     /// fallbacks are resolved. A bad endpoint names the variable it came from.
+    /// The AWS_* variables the region and the endpoint would come from, where the options set neither.
+    public func fallbackSources() -> (region: String?, endpoint: String?) {
+        let region = (region ?? "").isEmpty ? ["AWS_REGION", "AWS_DEFAULT_REGION"].first { Setup.nonEmpty(environment, $0) != nil } : nil
+        let endpoint = Setup.endpointSource(self)?.variable
+        return (region, endpoint == "SPILLWAY_CLOUDWATCH_ENDPOINT" ? nil : endpoint)
+    }
+
     public func withEnvironmentFallbacks() throws(ConfigurationError) -> CloudWatchSinkOptions {
         var resolved = self
         resolved.region = Setup.configuredRegion(self)

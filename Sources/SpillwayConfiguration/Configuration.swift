@@ -9,6 +9,7 @@ import SpillwayCore
 import SpillwayDiskBuffer
 import SpillwayForward
 import SpillwayMetrics
+import SpillwaySystem
 
 public struct Configuration: Sendable, Equatable {
     public enum SinkKind: String, Sendable, CaseIterable { case console, forward, cloudwatch }
@@ -78,6 +79,26 @@ public struct Configuration: Sendable, Equatable {
         case (.nonBlocking, .newest): .dropNewest
         case (.nonBlocking, .oldest): .dropOldest
         default: .block
+        }
+    }
+}
+
+extension Configuration {
+    /// The compiled multiline start rule. Parsing checks it, so a bad regex names its variable
+    /// and the logConfiguration option it came from.
+    public func multilineRegex() throws(ConfigurationError) -> PosixRegex? {
+        guard let multiline else { return nil }
+        do {
+            return try PosixRegex(multiline.regex)
+        } catch {
+            let (name, value) = switch multiline {
+            case .pattern(let p): ("SPILLWAY_MULTILINE_PATTERN", p)
+            case .datetimeFormat(let f): ("SPILLWAY_MULTILINE_DATETIME_FORMAT", f)
+            }
+            let origin = origins[name].flatMap { $0.hasPrefix("logConfiguration") ? " (from \($0))" : nil } ?? ""
+            let converted = if case .datetimeFormat = multiline { " (as the regex \(multiline.regex))" } else { "" }
+            throw ConfigurationError(
+                variable: name + origin, value: value, expected: "a valid regular expression\(converted): \(error.reason)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import SpillwayCloudWatch
 import SpillwayCore
 
 // SPILLWAY_LOG_CONFIGURATION(_FILE): an ECS/Docker `logConfiguration` is translated, option by
@@ -5,16 +6,16 @@ import SpillwayCore
 // beneath the environment: a variable actually set wins. Pure: main reads the file and the ECS
 // task id and passes them in.
 
-/// What main gathers before parsing: the file's text and the ECS task id, when there are any.
+/// What main gathers before parsing: the file's text and the ECS metadata, when there are any.
 public struct LogConfigurationInputs: Sendable, Equatable {
     /// The contents of SPILLWAY_LOG_CONFIGURATION_FILE (nil: the variable is unset).
     public var fileContents: String?
-    /// The last component of the ECS task's TaskARN, from `${ECS_CONTAINER_METADATA_URI_V4}/task`.
-    public var ecsTaskID: String?
+    /// From ECS_CONTAINER_METADATA_URI_V4, fetched only when `needsECSMetadata` says so.
+    public var ecs: ECSMetadata?
 
-    public init(fileContents: String? = nil, ecsTaskID: String? = nil) {
+    public init(fileContents: String? = nil, ecs: ECSMetadata? = nil) {
         self.fileContents = fileContents
-        self.ecsTaskID = ecsTaskID
+        self.ecs = ecs
     }
 }
 
@@ -32,6 +33,13 @@ struct LogConfigurationLayer: Equatable {
         values[name] = value
         origins[name] = option == "name" ? "container definition name" : "logConfiguration option \(option)"
         options[name] = option
+    }
+
+    /// A value that no option gave (the ECS metadata): errors name the variable itself.
+    mutating func set(_ name: String, _ value: String, origin: String) {
+        values[name] = value
+        origins[name] = origin
+        options[name] = nil
     }
 }
 
@@ -71,13 +79,45 @@ extension Configuration {
         }
         let (container, logConfiguration) = try selectLogConfiguration(document, name: env["SPILLWAY_NAME"], fail: fail)
         var layer = LogConfigurationLayer(variable: variable)
-        if let name = container?["name"]?.string { layer.set("SPILLWAY_NAME", name, option: "name") }
+        if let name = container?["name"]?.string {
+            layer.set("SPILLWAY_NAME", name, option: "name")
+        } else if let name = inputs.ecs?.containerName {
+            layer.set("SPILLWAY_NAME", name, origin: "ECS container metadata Name")
+        }
         do {
-            try LogOptions.translate(logConfiguration, container: container, taskID: inputs.ecsTaskID, into: &layer)
+            try LogOptions.translate(logConfiguration, container: container, taskID: inputs.ecs?.taskID, environment: env, into: &layer)
         } catch {
             throw ConfigurationError(variable: "\(variable) option \(error.option)", value: error.value, expected: error.expected)
         }
+        if logConfiguration["logDriver"]?.string == "awsfirelens", let ecs = inputs.ecs {
+            // FireLens's Fluent Bit adds these to every record (its ECS metadata is on by default).
+            let fields = [("ecs_cluster", ecs.cluster), ("ecs_task_arn", ecs.taskARN), ("ecs_task_definition", ecs.taskDefinition)]
+            let labels = fields.compactMap { name, value in value.flatMap { $0.isEmpty ? nil : "\(name)=\($0)" } }
+            layer.set("SPILLWAY_LABELS", labels.joined(separator: ","), origin: "ECS task metadata")
+        }
         return layer
+    }
+
+    /// Whether the ECS metadata would change anything, so that main fetches it only then (an
+    /// unreachable endpoint is a 125 only when it matters): a stream prefix names the task and
+    /// the container unless SPILLWAY_CLOUDWATCH_STREAM is set, and a FireLens record carries the
+    /// task's fields unless SPILLWAY_LABELS replaces them or the event is one field.
+    public static func needsECSMetadata(environment env: [String: String], fileContents: String?) -> Bool {
+        guard let uri = env["ECS_CONTAINER_METADATA_URI_V4"], !uri.isEmpty,
+              let text = env["SPILLWAY_LOG_CONFIGURATION"] ?? fileContents,
+              let document = try? JSONValue.parse(Array(text.utf8)),
+              let (_, logConfiguration) = try? selectLogConfiguration(
+                  document, name: env["SPILLWAY_NAME"], fail: { ConfigurationError(variable: "", message: $0) })
+        else { return false }
+        var options: [String: String] = [:]
+        if case .object(let members)? = logConfiguration["options"] {
+            for (key, value) in members { options[key.lowercased()] = value.string ?? "" }
+        }
+        let prefixed = options["awslogs-stream-prefix"] != nil || options["log_stream_prefix"] != nil
+        if prefixed, env["SPILLWAY_CLOUDWATCH_STREAM"] == nil { return true }
+        guard logConfiguration["logDriver"]?.string == "awsfirelens", env["SPILLWAY_LABELS"] == nil else { return false }
+        let oneField = options["log_key"] != nil || env["SPILLWAY_CLOUDWATCH_MESSAGE"] != nil
+        return !oneField || options["name"]?.lowercased() == "forward"
     }
 
     /// The bare object, a container definition's, or the task definition's container named by

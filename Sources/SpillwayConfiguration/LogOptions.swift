@@ -18,6 +18,8 @@ enum LogOptions {
         var option: String
         let taskID: String?
         let container: JSONValue?
+        /// Spillway's environment, which the workload inherits (env-regex matches its names).
+        let environment: [String: String]
         mutating func set(_ variable: String, _ value: String) { layer.set(variable, value, option: option) }
     }
 
@@ -40,25 +42,6 @@ enum LogOptions {
     static let everyDriver: Set<Driver> = [.awslogs, .fluentd, .firelensCloudWatch, .firelensForward]
     static let firelens: Set<Driver> = [.firelensCloudWatch, .firelensForward]
 
-    /// Sets a variable to the value unchanged (checked later by the variable itself).
-    static func to(_ variable: String) -> @Sendable (String, inout Context) throws(Expected) -> Void {
-        { v, c throws(Expected) in c.set(variable, v) }
-    }
-
-    /// A literal value as a spillway template: braces doubled.
-    static func literal(_ s: String) -> String {
-        s.replacing("{", with: "{{").replacing("}", with: "}}")
-    }
-
-    /// Fluent Bit's booleans (on/off as well as true/false).
-    static func fluentBitBool(_ v: String) throws(Expected) -> String {
-        switch Parse.trimmed(v).lowercased() {
-        case "on", "true", "yes", "1": "true"
-        case "off", "false", "no", "0": "false"
-        default: throw Expected("on, off, true or false")
-        }
-    }
-
     static let rows: [Row] = [
         // Docker's generic options, and spillway's own in the same spirit.
         Row("mode", everyDriver, to("SPILLWAY_MODE")),
@@ -69,12 +52,12 @@ enum LogOptions {
         Row("storage-full", everyDriver, to("SPILLWAY_STORAGE_FULL")),
         Row("storage-sync", everyDriver, to("SPILLWAY_STORAGE_SYNC")),
         // Docker's dual-logging cache serves `docker logs`; spillway keeps no local copy to cache.
-        Row("cache-disabled", everyDriver, { v, _ throws(Expected) in _ = try Parse.bool(v) }),
+        Row("cache-disabled", everyDriver, checkedBool),
         Row("cache-max-size", everyDriver, { v, _ throws(Expected) in _ = try Parse.size(v) }),
         Row("cache-max-file", everyDriver, { v, _ throws(Expected) in
             guard let n = Parse.integer(v), n > 0 else { throw Expected("a positive whole number") }
         }),
-        Row("cache-compress", everyDriver, { v, _ throws(Expected) in _ = try Parse.bool(v) }),
+        Row("cache-compress", everyDriver, checkedBool),
 
         // awslogs (moby daemon/logger/awslogs) and the ECS agent's awslogs-stream-prefix.
         Row("awslogs-group", [.awslogs], to("SPILLWAY_CLOUDWATCH_GROUP")),
@@ -85,11 +68,10 @@ enum LogOptions {
             guard !v.isEmpty else { throw Expected("a stream prefix") }
             c.set("SPILLWAY_CLOUDWATCH_STREAM", literal(v) + "/{name}/" + (c.taskID.map(literal) ?? "{id}"))
         }),
-        Row("awslogs-create-group", [.awslogs], to("SPILLWAY_CLOUDWATCH_CREATE_GROUP")),
-        Row("awslogs-create-stream", [.awslogs], to("SPILLWAY_CLOUDWATCH_CREATE_STREAM")),
+        Row("awslogs-create-group", [.awslogs], bool("SPILLWAY_CLOUDWATCH_CREATE_GROUP")),
+        Row("awslogs-create-stream", [.awslogs], bool("SPILLWAY_CLOUDWATCH_CREATE_STREAM")),
         Row("awslogs-endpoint", [.awslogs], to("SPILLWAY_CLOUDWATCH_ENDPOINT")),
-        Row("awslogs-credentials-endpoint", [.awslogs],
-            refused: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI in the environment instead (ECS sets it for a task role); spillway reads credentials from the standard chain"),
+        Row("awslogs-credentials-endpoint", [.awslogs], to("SPILLWAY_CLOUDWATCH_CREDENTIALS_ENDPOINT")),
         Row("awslogs-datetime-format", [.awslogs], to("SPILLWAY_MULTILINE_DATETIME_FORMAT")),
         Row("awslogs-multiline-pattern", [.awslogs], to("SPILLWAY_MULTILINE_PATTERN")),
         Row("awslogs-format", [.awslogs], to("SPILLWAY_CLOUDWATCH_FORMAT")),
@@ -102,22 +84,44 @@ enum LogOptions {
             guard let n = Parse.integer(v), n > 0 else { throw Expected("a positive whole number") }
         }),
         Row("awslogs-datetime-as-event-time", [.awslogs], { v, _ throws(Expected) in
-            guard try !Parse.bool(v) else {
+            guard try goBool(v) == "false" else {
                 throw Expected("false: spillway stamps each record with the time it read the line, not a time parsed from it")
             }
         }),
         Row("awslogs-datetime-timezone", [.awslogs], refused: "nothing: it needs awslogs-datetime-as-event-time, which spillway does not do"),
-        Row("tag", [.awslogs], { v, c throws(Expected) in c.set("SPILLWAY_CLOUDWATCH_STREAM", try goTemplate(v)) }),
+        // Docker reads the tag, then lets awslogs-stream (which the ECS agent makes of the prefix) win.
+        Row("tag", [.awslogs], { v, c throws(Expected) in
+            let stream = try goTemplate(v)
+            if c.layer.values["SPILLWAY_CLOUDWATCH_STREAM"] == nil { c.set("SPILLWAY_CLOUDWATCH_STREAM", stream) }
+        }),
 
         // fluentd (moby daemon/logger/fluentd).
         Row("fluentd-address", [.fluentd], { v, c throws(Expected) in c.set("SPILLWAY_FORWARD_ADDRESS", try fluentdAddress(v)) }),
         Row("tag", [.fluentd], { v, c throws(Expected) in c.set("SPILLWAY_TAG", try goTemplate(v)) }),
         Row("labels", [.fluentd], { v, c throws(Expected) in c.set("SPILLWAY_LABELS", try dockerLabels(v, c.container)) }),
-        Row("labels-regex", [.fluentd], refused: "labels (a list of names) or SPILLWAY_LABELS"),
+        // Rows run in sorted order: labels-regex and env-regex add to what labels and env chose.
+        Row("labels-regex", [.fluentd], { v, c throws(Expected) in
+            let regex = try compile(v)
+            let labels = try dockerLabels(c.container)
+            let chosen = c.layer.values["SPILLWAY_LABELS"].map { [$0] } ?? []
+            let named = Set(chosen.flatMap { $0.split(separator: ",").map { String($0.prefix { $0 != "=" }) } })
+            let matching = labels.keys.sorted().filter { !named.contains($0) && regex.matches(Array($0.utf8)[...]) }
+            let pairs = chosen + matching.compactMap { name in labels[name]?.string.map { "\(name)=\($0)" } }
+            c.set("SPILLWAY_LABELS", pairs.joined(separator: ","))
+        }),
         Row("env", [.fluentd], to("SPILLWAY_ENV")),
-        Row("env-regex", [.fluentd], refused: "env (a list of names)"),
-        Row("fluentd-async", [.fluentd], { v, _ throws(Expected) in _ = try Parse.bool(v) }),
-        Row("fluentd-async-connect", [.fluentd], { v, _ throws(Expected) in _ = try Parse.bool(v) }),
+        Row("env-regex", [.fluentd], { v, c throws(Expected) in
+            let regex = try compile(v)
+            let chosen = c.layer.values["SPILLWAY_ENV"].map { $0.split(separator: ",").map(String.init) } ?? []
+            // Never spillway's own variables or the secrets SPILLWAY_ENV refuses by name.
+            let matching = c.environment.keys.sorted().filter { name in
+                !chosen.contains(name) && !name.hasPrefix("SPILLWAY_") && !Parse.secretEnvironment.contains(name)
+                    && !Configuration.reservedRecordFields.contains(name) && regex.matches(Array(name.utf8)[...])
+            }
+            c.set("SPILLWAY_ENV", (chosen + matching).joined(separator: ","))
+        }),
+        Row("fluentd-async", [.fluentd], checkedBool),
+        Row("fluentd-async-connect", [.fluentd], checkedBool),
         Row("fluentd-async-reconnect-interval", [.fluentd], { v, _ throws(Expected) in
             let d = try Parse.duration(v)
             guard d == .zero || (Duration.milliseconds(100)...Duration.seconds(10)).contains(d) else {
@@ -131,11 +135,11 @@ enum LogOptions {
             guard let n = Parse.integer(v), n >= 0 else { throw Expected("a whole number") }
         }),
         Row("fluentd-sub-second-precision", [.fluentd], { v, c throws(Expected) in
-            c.set("SPILLWAY_FORWARD_TIME_AS_INTEGER", String(!(try Parse.bool(v))))
+            c.set("SPILLWAY_FORWARD_TIME_AS_INTEGER", try goBool(v) == "true" ? "false" : "true")
         }),
-        Row("fluentd-request-ack", [.fluentd], to("SPILLWAY_FORWARD_REQUIRE_ACK")),
-        Row("fluentd-read-timeout", [.fluentd], to("SPILLWAY_FORWARD_ACK_TIMEOUT")),
-        Row("fluentd-write-timeout", [.fluentd], to("SPILLWAY_FORWARD_WRITE_TIMEOUT")),
+        Row("fluentd-request-ack", [.fluentd], bool("SPILLWAY_FORWARD_REQUIRE_ACK")),
+        Row("fluentd-read-timeout", [.fluentd], timeout("SPILLWAY_FORWARD_ACK_TIMEOUT")),
+        Row("fluentd-write-timeout", [.fluentd], timeout("SPILLWAY_FORWARD_WRITE_TIMEOUT")),
 
         // awsfirelens: the Fluent Bit output's options (names case-insensitive, as in Fluent Bit).
         Row("name", firelens, { _, _ throws(Expected) in }),
@@ -152,8 +156,8 @@ enum LogOptions {
             c.set("SPILLWAY_CLOUDWATCH_ENDPOINT", v.contains("://") ? v : "https://" + v)
         }),
         Row("log_key", [.firelensCloudWatch], { v, c throws(Expected) in
-            guard v == "log" else { throw Expected("log (the line itself), or no log_key for the whole record as JSON") }
-            c.set("SPILLWAY_CLOUDWATCH_MESSAGE", "line")
+            guard !Parse.trimmed(v).isEmpty else { throw Expected("the name of a record field, such as log") }
+            c.set("SPILLWAY_CLOUDWATCH_MESSAGE", v == "log" ? "line" : "field:" + v)
         }),
         Row("log_format", [.firelensCloudWatch], to("SPILLWAY_CLOUDWATCH_FORMAT")),
         Row("retry_limit", firelens, { v, _ throws(Expected) in
@@ -171,7 +175,8 @@ enum LogOptions {
 
     /// Translates `logConfiguration` (logDriver and options) into `layer`.
     static func translate(
-        _ logConfiguration: JSONValue, container: JSONValue?, taskID: String?, into layer: inout LogConfigurationLayer
+        _ logConfiguration: JSONValue, container: JSONValue?, taskID: String?, environment: [String: String],
+        into layer: inout LogConfigurationLayer
     ) throws(LogOptionError) {
         var options: [String: String] = [:]
         if case .object(let members)? = logConfiguration["options"] {
@@ -211,7 +216,7 @@ enum LogOptions {
             layer.set("SPILLWAY_CLOUDWATCH_MESSAGE", "record", option: "Name")
         }
 
-        var context = Context(layer: layer, option: "", taskID: taskID, container: container)
+        var context = Context(layer: layer, option: "", taskID: taskID, container: container, environment: environment)
         for key in options.keys.sorted() {
             let value = options[key]!
             guard let row = rows.first(where: { $0.option == key && $0.drivers.contains(driver) }) else {
@@ -246,8 +251,7 @@ enum LogOptions {
                     throw LogOptionError(option: key, value: o[key], expected: "unset when awslogs-format is json/emf (as in Docker)")
                 }
             }
-            let streams = ["awslogs-stream", "awslogs-stream-prefix", "tag"].filter { o[$0] != nil }
-            if streams.count > 1 { throw both(streams[0], streams[1]) }
+            if o["awslogs-stream"] != nil, o["awslogs-stream-prefix"] != nil { throw both("awslogs-stream", "awslogs-stream-prefix") }
         case .firelensCloudWatch:
             guard o["log_group_name"] != nil else {
                 throw LogOptionError(option: "log_group_name", value: nil, expected: "a log group (the cloudwatch output requires log_group_name)")
@@ -271,54 +275,5 @@ enum LogOptions {
         let tls = (try? fluentBitBool(o["tls"] ?? "off")) == "true"
         let bracketed = host.contains(":") ? "[\(host)]" : host
         layer.set("SPILLWAY_FORWARD_ADDRESS", "\(tls ? "tls" : "tcp")://\(bracketed):\(p)", option: o["host"] != nil ? "Host" : "Port")
-    }
-
-    /// Docker's fluentd-address: `host`, `host:port`, `tcp://`, `tls://` or `unix://`; port 24224 by default.
-    static func fluentdAddress(_ v: String) throws(Expected) -> String {
-        let s = Parse.trimmed(v)
-        if s.hasPrefix("unix://") { return s }
-        var rest = Substring(s)
-        var scheme = "tcp"
-        for prefix in ["tcp://", "tls://"] where rest.hasPrefix(prefix) {
-            scheme = String(prefix.dropLast(3))
-            rest = rest.dropFirst(prefix.count)
-        }
-        guard !rest.isEmpty, !rest.contains("/") else {
-            throw Expected("host:port, tcp://host:port, tls://host:port or unix:///path")
-        }
-        let hasPort = rest.hasPrefix("[") ? rest.contains("]:") : rest.contains(":")
-        return "\(scheme)://\(rest)\(hasPort ? "" : ":24224")"
-    }
-
-    /// Docker's tag template as a spillway template: {{.Name}}, {{.ID}}, {{.FullID}} and
-    /// {{.DaemonName}}; spillway knows no image.
-    static func goTemplate(_ v: String) throws(Expected) -> String {
-        var out = ""
-        var rest = Substring(v)
-        while let open = rest.firstRange(of: "{{") {
-            out += literal(String(rest[..<open.lowerBound]))
-            guard let close = rest[open.upperBound...].firstRange(of: "}}") else { throw Expected("a Go template whose {{ is closed") }
-            let field = Parse.trimmed(String(rest[open.upperBound..<close.lowerBound]))
-            switch field {
-            case ".Name": out += "{name}"
-            case ".ID", ".FullID": out += "{id}"
-            case ".DaemonName": out += "spillway"
-            default: throw Expected("a tag template with {{.Name}}, {{.ID}}, {{.FullID}} or {{.DaemonName}}; spillway cannot know \(field)")
-            }
-            rest = rest[close.upperBound...]
-        }
-        return out + literal(String(rest))
-    }
-
-    /// Docker's `labels`: names of container labels, whose values are the container definition's dockerLabels.
-    static func dockerLabels(_ v: String, _ container: JSONValue?) throws(Expected) -> String {
-        guard case .object(let labels)? = container?["dockerLabels"] else {
-            throw Expected("a container definition with dockerLabels (spillway knows no other container labels); or SPILLWAY_LABELS")
-        }
-        var pairs: [String] = []
-        for name in v.split(separator: ",").map({ Parse.trimmed(String($0)) }) where !name.isEmpty {
-            if let value = labels[name]?.string { pairs.append("\(name)=\(value)") }
-        }
-        return pairs.joined(separator: ",")
     }
 }

@@ -29,7 +29,11 @@ extension Configuration {
     ) throws(ConfigurationError) -> Configuration {
         // The logConfiguration's variables lie beneath the environment's: a variable set wins.
         let layer = try logConfigurationLayer(environment: real, inputs: inputs)
-        let environment = real.merging(layer?.values ?? [:]) { set, _ in set }
+        var layered = layer?.values ?? [:]
+        // The two start rules are one slot: either one set in the environment replaces the object's.
+        let multiline = ["SPILLWAY_MULTILINE_PATTERN", "SPILLWAY_MULTILINE_DATETIME_FORMAT"]
+        if multiline.contains(where: { real[$0] != nil }) { multiline.forEach { layered[$0] = nil } }
+        let environment = real.merging(layered) { set, _ in set }
         var draft = Draft(config: defaults(command: command, hostname: hostname, environment: real))
 
         for key in environment.keys.sorted() where key.hasPrefix("SPILLWAY_") {
@@ -99,6 +103,7 @@ extension Configuration {
             }
             c.multiline = .datetimeFormat(format)
         }
+        _ = try c.multilineRegex()
 
         // Sink-dependent defaults and limits.
         if c.sink == .cloudwatch {
@@ -217,9 +222,31 @@ extension Configuration {
         }
         c.env = fields
         c.forward.fields = c.recordFields
-        if draft.cloudWatchRecordMessage { c.cloudwatch.message = .record(c.recordFields) }
+        switch draft.cloudWatchMessage {
+        case .line: break
+        case .record: c.cloudwatch.message = .record(c.recordFields)
+        case .field(let name):
+            // Every record carries the same fields, so a missing one is known now: Fluent Bit
+            // would log an error and skip each record; spillway refuses to start instead.
+            let fixed = [("container_name", c.name)] + (c.containerID.map { [("container_id", $0)] } ?? [])
+                + c.recordFields.extra.map { ($0.name, $0.value) }
+            if name == "log" {
+                c.cloudwatch.message = .line
+            } else if name == "source" {
+                c.cloudwatch.message = .source
+            } else if let value = fixed.first(where: { $0.0 == name })?.1 {
+                c.cloudwatch.message = .fixed(field: name, value: value)
+            } else {
+                let names = (["log", "source"] + fixed.map(\.0)).joined(separator: ", ")
+                throw fail("SPILLWAY_CLOUDWATCH_MESSAGE", "field:NAME naming a field every record has (\(names)); \(name) is none of them")
+            }
+        }
 
         // AWS fallbacks, as the AWS SDKs read them; a bad one matters only to the cloudwatch sink.
+        let sources = c.cloudwatch.fallbackSources()
+        for (name, source) in [("SPILLWAY_CLOUDWATCH_REGION", sources.region), ("SPILLWAY_CLOUDWATCH_ENDPOINT", sources.endpoint)] {
+            if let source, c.origins[name] == nil { c.origins[name] = "environment \(source)" }
+        }
         do {
             c.cloudwatch = try c.cloudwatch.withEnvironmentFallbacks()
         } catch let error where c.sink == .cloudwatch {

@@ -1,15 +1,17 @@
-/// A tag, stream or path template with the fields {name}, {id} and {hostname}.
+/// A tag, stream or path template with the fields {name}, {id}, {short_id} and {hostname}.
 /// "{{" and "}}" stand for literal braces. Parsed when read (so an unknown field is reported
 /// against its own variable) and expanded once every variable is known.
 struct Template: Equatable, Sendable {
-    enum Part: Equatable, Sendable { case literal(String), name, id, hostname }
+    enum Part: Equatable, Sendable { case literal(String), name, id, shortID, hostname }
     var parts: [Part]
 
     static let defaultTag = Template(parts: [.literal("spillway."), .name])
     static let defaultStream = Template(parts: [.name, .literal("/"), .hostname])
-    static let expected = "text with the template fields {name}, {id} and {hostname} ({{ and }} for literal braces)"
+    static let expected = "text with the template fields {name}, {id}, {short_id} and {hostname} ({{ and }} for literal braces)"
+    /// Docker's short container id ({{.ID}}) is the id's first 12 characters.
+    static let shortIDLength = 12
 
-    var usesID: Bool { parts.contains(.id) }
+    var usesID: Bool { parts.contains(.id) || parts.contains(.shortID) }
 
     static func parse(_ s: String) throws(Expected) -> Template {
         var parts: [Part] = []
@@ -32,6 +34,7 @@ struct Template: Equatable, Sendable {
                 switch field {
                 case "name": parts.append(.name)
                 case "id": parts.append(.id)
+                case "short_id": parts.append(.shortID)
                 case "hostname": parts.append(.hostname)
                 default: throw Expected(expected + "; {\(field)} is not a field")
                 }
@@ -54,6 +57,7 @@ struct Template: Equatable, Sendable {
             case .literal(let s): out += s
             case .name: out += name
             case .id: out += id ?? ""
+            case .shortID: out += id.map { String($0.prefix(Self.shortIDLength)) } ?? ""
             case .hostname: out += hostname
             }
         }

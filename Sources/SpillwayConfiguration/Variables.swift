@@ -17,7 +17,10 @@ struct Draft {
     var storagePath: Template?
     var envNames: [String] = []
     var multilineDatetimeFormat: String?
-    var cloudWatchRecordMessage = false
+    var cloudWatchMessage = CloudWatchMessage.line
+
+    /// SPILLWAY_CLOUDWATCH_MESSAGE as read; a field is looked up once the record's fields are known.
+    enum CloudWatchMessage { case line, record, field(String) }
 }
 
 struct Variable: Sendable {
@@ -108,7 +111,7 @@ extension Configuration {
                  apply: { d, v throws(Expected) in d.config.containerID = try Parse.nonEmpty(v, "a container id") },
                  effective: { $0.containerID }),
         Variable("SPILLWAY_TAG", .general, default: "spillway.{name}",
-                 "forward tag; template fields {name}, {id}, {hostname}",
+                 "forward tag; template fields {name}, {id}, {short_id}, {hostname}",
                  apply: { d, v throws(Expected) in d.tag = try Template.parse(Parse.nonEmpty(v, "a tag")) },
                  effective: { $0.forward.tag }),
         Variable("SPILLWAY_MAX_LINE_SIZE", .general, default: "16k (cloudwatch: 1000000)",
@@ -273,7 +276,7 @@ extension Configuration {
                  apply: { d, v throws(Expected) in d.config.cloudwatch.group = try CloudWatchNames.group(v) },
                  effective: { $0.cloudwatch.group.isEmpty ? nil : $0.cloudwatch.group }),
         Variable("SPILLWAY_CLOUDWATCH_STREAM", .cloudwatch, default: "{name}/{hostname}",
-                 "log stream; template fields {name}, {id}, {hostname}",
+                 "log stream; template fields {name}, {id}, {short_id}, {hostname}",
                  apply: { d, v throws(Expected) in d.stream = try Template.parse(Parse.nonEmpty(v, "a log stream name")) },
                  effective: { $0.cloudwatch.stream }),
         Variable("SPILLWAY_CLOUDWATCH_CREATE_GROUP", .cloudwatch, default: "false",
@@ -297,6 +300,15 @@ extension Configuration {
                  "CloudWatch Logs endpoint URL", unset: "(unset: https://logs.<region>.amazonaws.com)",
                  apply: { d, v throws(Expected) in d.config.cloudwatch.endpoint = try CloudWatchNames.endpoint(v) },
                  effective: { $0.cloudwatch.endpoint }),
+        Variable("SPILLWAY_CLOUDWATCH_CREDENTIALS_ENDPOINT", .cloudwatch, default: "unset",
+                 "a path such as /v2/credentials/ID on the ECS agent (169.254.170.2): then the only credential source (awslogs-credentials-endpoint)",
+                 apply: { d, v throws(Expected) in
+                     let path = Parse.trimmed(v)
+                     guard path.hasPrefix("/"), !path.contains(where: { $0 == " " || $0 == "?" || $0 == "#" }) else {
+                         throw Expected("a path starting with /, such as /v2/credentials/ID")
+                     }
+                     d.config.cloudwatch.credentialsEndpoint = path
+                 }, effective: { $0.cloudwatch.credentialsEndpoint }),
         Variable("SPILLWAY_CLOUDWATCH_FORMAT", .cloudwatch, default: "unset",
                  "json/emf sends the x-amzn-logs-format header (embedded metric format)",
                  apply: { d, v throws(Expected) in
@@ -304,16 +316,22 @@ extension Configuration {
                      d.config.cloudwatch.format = v
                  }, effective: { $0.cloudwatch.format }),
         Variable("SPILLWAY_CLOUDWATCH_MESSAGE", .cloudwatch, default: "line",
-                 "line (the event is the line) or record (the record as a JSON object, as FireLens sends it)",
+                 "line (the event is the line), record (the record as a JSON object, as FireLens sends it) or field:NAME (that field's value, as FireLens log_key)",
                  apply: { d, v throws(Expected) in
-                     switch Parse.trimmed(v).lowercased() {
-                     case "line": d.cloudWatchRecordMessage = false
-                     case "record": d.cloudWatchRecordMessage = true
-                     default: throw Expected("line or record")
+                     let s = Parse.trimmed(v)
+                     switch s.lowercased() {
+                     case "line": d.cloudWatchMessage = .line
+                     case "record": d.cloudWatchMessage = .record
+                     case let f where f.hasPrefix("field:") && f.count > 6: d.cloudWatchMessage = .field(String(s.dropFirst(6)))
+                     default: throw Expected("line, record or field:NAME")
                      }
                  }, effective: { c in
-                     if case .record = c.cloudwatch.message { return "record" }
-                     return "line"
+                     switch c.cloudwatch.message {
+                     case .line: "line"
+                     case .record: "record"
+                     case .source: "field:source"
+                     case .fixed(let field, _): "field:" + field
+                     }
                  }),
     ]
 

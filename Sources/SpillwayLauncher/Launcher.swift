@@ -67,8 +67,8 @@ public enum Launcher {
         }
     }
 
-    /// What parsing a logConfiguration needs from outside: the file's text and, on ECS when a
-    /// stream prefix names the task, the task id from the task metadata endpoint.
+    /// What parsing a logConfiguration needs from outside: the file's text and, on ECS when
+    /// something uses them, the task and container metadata.
     static func logConfigurationInputs(_ environment: [String: String]) throws(ConfigurationError) -> LogConfigurationInputs {
         var inputs = LogConfigurationInputs()
         if let path = environment["SPILLWAY_LOG_CONFIGURATION_FILE"], !path.isEmpty {
@@ -78,10 +78,9 @@ public enum Launcher {
                 throw ConfigurationError(variable: "SPILLWAY_LOG_CONFIGURATION_FILE", message: "\(path): \(error)")
             }
         }
-        let text = environment["SPILLWAY_LOG_CONFIGURATION"] ?? inputs.fileContents ?? ""
-        if let uri = environment["ECS_CONTAINER_METADATA_URI_V4"], !uri.isEmpty,
-           text.contains("awslogs-stream-prefix") || text.lowercased().contains("log_stream_prefix") {
-            inputs.ecsTaskID = try ECSTaskMetadata.taskID(uri: uri).get()
+        if Configuration.needsECSMetadata(environment: environment, fileContents: inputs.fileContents),
+           let uri = environment["ECS_CONTAINER_METADATA_URI_V4"] {
+            inputs.ecs = try ECSTaskMetadata.fetch(uri: uri).get()
         }
         return inputs
     }

@@ -30,18 +30,8 @@ extension Configuration {
     }
 
     private func multilineSettings() throws(ConfigurationError) -> PipelineSettings.Multiline? {
-        guard let multiline else { return nil }
-        do {
-            return .init(start: try PosixRegex(multiline.regex), flushInterval: multilineFlushInterval)
-        } catch {
-            let (name, value) = switch multiline {
-            case .pattern(let p): ("SPILLWAY_MULTILINE_PATTERN", p)
-            case .datetimeFormat(let f): ("SPILLWAY_MULTILINE_DATETIME_FORMAT", f)
-            }
-            let converted = if case .datetimeFormat = multiline { " (as the regex \(multiline.regex))" } else { "" }
-            throw ConfigurationError(
-                variable: name, value: value, expected: "a valid regular expression\(converted): \(error.reason)")
-        }
+        guard let start = try multilineRegex() else { return nil }
+        return .init(start: start, flushInterval: multilineFlushInterval)
     }
 }
 

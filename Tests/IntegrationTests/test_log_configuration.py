@@ -20,6 +20,7 @@ FIRELENS = {"logDriver": "awsfirelens", "options": {"Name": "CloudWatch", "regio
                                                    "log_group_name": "awslogs-logtest-firelens",
                                                    "auto_create_group": "true", "log_stream_name": "logtest-firelens"}}
 TASK_ID = "0123456789abcdef0123456789abcdef"
+TASK_ARN = f"arn:aws:ecs:eu-west-1:123456789012:task/default/{TASK_ID}"
 
 
 @pytest.fixture
@@ -44,10 +45,12 @@ def aws_env(moto, **extra):
 
 
 class TaskMetadata:
-    """The ECS task metadata endpoint v4 (GET ${ECS_CONTAINER_METADATA_URI_V4}/task) on 127.0.0.1."""
+    """The ECS task metadata endpoint v4 on 127.0.0.1: GET ${ECS_CONTAINER_METADATA_URI_V4}/task
+    (the task) and GET ${ECS_CONTAINER_METADATA_URI_V4} (this container)."""
 
     def __init__(self):
-        task = {"Cluster": "default", "TaskARN": f"arn:aws:ecs:eu-west-1:123456789012:task/default/{TASK_ID}"}
+        answers = {"/v4/abc/task": {"Cluster": "default", "TaskARN": TASK_ARN, "Family": "logtest", "Revision": "7"},
+                   "/v4/abc": {"Name": "web", "DockerId": "0123456789ab" * 5 + "cdef"}}
         seen = self.paths = []
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,8 +59,9 @@ class TaskMetadata:
 
             def do_GET(self):
                 seen.append(self.path)
-                body = json.dumps(task).encode() if self.path == "/v4/abc/task" else b"{}"
-                self.send_response(200 if self.path == "/v4/abc/task" else 404)
+                answer = answers.get(self.path)
+                body = json.dumps(answer).encode() if answer else b"{}"
+                self.send_response(200 if answer else 404)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -91,11 +95,46 @@ def test_awslogs_non_blocking_fixture_names_the_stream_from_ecs_metadata(spillwa
         assert check.returncode == 0, check.stderr.decode()
         text = check.stdout.decode()
         assert "SPILLWAY_MODE=non-blocking  # logConfiguration option mode" in text
-        assert f"SPILLWAY_CLOUDWATCH_STREAM=awslogs-logtest/sh/{TASK_ID}  # logConfiguration option awslogs-stream-prefix" in text
+        assert "SPILLWAY_NAME=web  # ECS container metadata Name" in text
+        assert f"SPILLWAY_CLOUDWATCH_STREAM=awslogs-logtest/web/{TASK_ID}  # logConfiguration option awslogs-stream-prefix" in text
+        assert "SPILLWAY_CLOUDWATCH_ENDPOINT=http://127.0.0.1:" in text and "# environment AWS_ENDPOINT_URL" in text
         result = run(["--", "sh", "-c", "echo hello"], env=env, timeout=120)
-        assert metadata.paths and set(metadata.paths) == {"/v4/abc/task"}
+        assert metadata.paths and set(metadata.paths) == {"/v4/abc/task", "/v4/abc"}
     assert result.returncode == 0, result.stderr.decode()
-    assert messages(moto, "awslogs-logtest", f"awslogs-logtest/sh/{TASK_ID}") == ["hello"]
+    assert messages(moto, "awslogs-logtest", f"awslogs-logtest/web/{TASK_ID}") == ["hello"]
+
+
+def test_the_metadata_is_not_fetched_when_the_stream_is_set(spillway, moto):
+    with TaskMetadata() as metadata:
+        uri = metadata.uri
+    # Nothing listens there any more: a fetch would be a 125.
+    env = aws_env(moto, SPILLWAY_LOG_CONFIGURATION=json.dumps(AWSLOGS), ECS_CONTAINER_METADATA_URI_V4=uri,
+                  SPILLWAY_CLOUDWATCH_STREAM="fixed")
+    result = run(["--", "echo", "hello"], env=env, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    assert messages(moto, "awslogs-logtest", "fixed") == ["hello"]
+
+
+def test_firelens_records_carry_the_task_metadata(spillway, moto):
+    with TaskMetadata() as metadata:
+        env = aws_env(moto, SPILLWAY_LOG_CONFIGURATION=json.dumps(FIRELENS), ECS_CONTAINER_METADATA_URI_V4=metadata.uri)
+        result = run(["--", "sh", "-c", "echo hello"], env=env, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    (record,) = [json.loads(m) for m in messages(moto, "awslogs-logtest-firelens", "logtest-firelens")]
+    assert record["log"] == "hello" and record["source"] == "stdout" and record["container_name"] == "web"
+    assert record["ecs_cluster"] == "default" and record["ecs_task_arn"] == TASK_ARN
+    assert record["ecs_task_definition"] == "logtest:7"
+
+
+def test_firelens_log_key_source_sends_that_field_alone(spillway, moto):
+    config = {"logDriver": "awsfirelens", "options": {**FIRELENS["options"], "log_key": "source"}}
+    env = aws_env(moto, SPILLWAY_LOG_CONFIGURATION=json.dumps(config))
+    result = run(["--", "sh", "-c", "echo out; sleep 0.2; echo err >&2"], env=env, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    assert sorted(messages(moto, "awslogs-logtest-firelens", "logtest-firelens")) == ["stderr", "stdout"]
+    missing = {"logDriver": "awsfirelens", "options": {**FIRELENS["options"], "log_key": "kubernetes"}}
+    refused = run(["--", "true"], env=aws_env(moto, SPILLWAY_LOG_CONFIGURATION=json.dumps(missing)))
+    assert refused.returncode == 125 and b"log_key" in refused.stderr
 
 
 def test_firelens_fixture_sends_the_record_as_json(spillway, moto):
@@ -145,15 +184,29 @@ def test_fluentd_log_configuration_to_the_receiver_with_env_overriding(spillway,
                 listen="tcp:127.0.0.1:0")
     with peer:
         config = {"logDriver": "fluentd", "options": {"fluentd-address": f"tcp://127.0.0.1:{peer.port}",
-                                                      "tag": "docker.{{.Name}}", "fluentd-async": "true",
-                                                      "fluentd-max-retries": "3", "env": "DEPLOY_ENV"}}
+                                                      "tag": "docker.{{.Name}}", "fluentd-async": "True",
+                                                      "fluentd-max-retries": "3", "env": "DEPLOY_ENV",
+                                                      "env-regex": "^APP_", "fluentd-write-timeout": "0"}}
         env = aws_free_env(SPILLWAY_LOG_CONFIGURATION=json.dumps(config), SPILLWAY_TAG="override.{name}",
-                           DEPLOY_ENV="staging", SPILLWAY_SHUTDOWN_TIMEOUT="10s")
+                           DEPLOY_ENV="staging", APP_VERSION="3", SPILLWAY_SHUTDOWN_TIMEOUT="10s")
         result = run(["--", "echo", "hello"], env=env)
         assert result.returncode == 0, result.stderr.decode()
     (event,) = read_events(tmp_path / "events.jsonl")
     assert event["tag"] == "override.echo"
     assert event["record"]["log"] == b"hello" and event["record"]["DEPLOY_ENV"] == b"staging"
+    assert event["record"]["APP_VERSION"] == b"3"
+
+
+@pytest.mark.parametrize("options", [
+    {"awslogs-group": "g", "awslogs-stream": "s", "tag": "{{.Name}}"},
+    {"awslogs-group": "g", "awslogs-create-group": "T", "awslogs-create-stream": "0"},
+    {"awslogs-group": "g", "awslogs-credentials-endpoint": "/v2/credentials/uuid"},
+])
+def test_docker_valid_options_start(spillway, options):
+    config = {"logDriver": "awslogs", "options": options}
+    result = run(["--check-config", "--", "true"],
+                 env=aws_free_env(SPILLWAY_LOG_CONFIGURATION=json.dumps(config), AWS_REGION="eu-west-1"))
+    assert result.returncode == 0, result.stderr.decode()
 
 
 @pytest.mark.parametrize("options, named", [
@@ -161,6 +214,8 @@ def test_fluentd_log_configuration_to_the_receiver_with_env_overriding(spillway,
     ({"awslogs-group": "g", "awslogs-create-group": "maybe"}, "option awslogs-create-group"),
     ({"awslogs-group": "g", "awslogs-datetime-format": "%Y", "awslogs-multiline-pattern": "^x"}, "awslogs-multiline-pattern"),
     ({"awslogs-group": "g", "awslogs-format": "json/emf", "awslogs-datetime-format": "%Y"}, "awslogs-datetime-format"),
+    ({"awslogs-group": "g", "awslogs-multiline-pattern": "(unclosed"}, "option awslogs-multiline-pattern"),
+    ({"awslogs-group": "g", "awslogs-create-group": "yes"}, "option awslogs-create-group"),
 ])
 def test_bad_options_exit_125_naming_the_option(spillway, options, named):
     config = {"logDriver": "awslogs", "options": options}
@@ -182,12 +237,23 @@ def test_an_unreachable_task_metadata_endpoint_is_125_naming_it(spillway):
     assert b"ECS_CONTAINER_METADATA_URI_V4" in result.stderr
 
 
-@pytest.mark.parametrize("option,value", [("awslogs-multiline-pattern", r"^\d{4}-\d{2}-\d{2}"),
+@pytest.mark.parametrize("option,value", [("awslogs-multiline-pattern", r"^\[?\d{4}-\d{2}-\d{2}"),
                                           ("awslogs-datetime-format", "%Y-%m-%d %H:%M:%S")])
 def test_awslogs_multiline_options_send_a_stack_trace_as_one_event(spillway, moto, option, value):
-    from test_multiline import JAVA, JAVA_RECORDS, printing
+    from test_multiline import JAVA, JAVA_RECORDS, PYTHON, PYTHON_RECORDS, printing
     config = {"logDriver": "awslogs", "options": {**AWSLOGS["options"], option: value}}
-    env = aws_env(moto, SPILLWAY_LOG_CONFIGURATION=json.dumps(config), SPILLWAY_CONTAINER_ID="cid1")
+    for trace, records, cid in [(JAVA, JAVA_RECORDS, "java"), (PYTHON, PYTHON_RECORDS, "python")]:
+        env = aws_env(moto, SPILLWAY_LOG_CONFIGURATION=json.dumps(config), SPILLWAY_CONTAINER_ID=cid)
+        result = run(printing(trace), env=env, timeout=120)
+        assert result.returncode == 0, result.stderr.decode()
+        assert messages(moto, "awslogs-logtest", f"awslogs-logtest/python3/{cid}") == records
+
+
+def test_a_multiline_variable_overrides_the_objects_start_option(spillway, moto):
+    from test_multiline import JAVA, JAVA_RECORDS, printing
+    config = {"logDriver": "awslogs", "options": {**AWSLOGS["options"], "awslogs-datetime-format": "%H"}}
+    env = aws_env(moto, SPILLWAY_LOG_CONFIGURATION=json.dumps(config), SPILLWAY_CONTAINER_ID="cid1",
+                  SPILLWAY_MULTILINE_PATTERN=r"^\d{4}-")
     result = run(printing(JAVA), env=env, timeout=120)
     assert result.returncode == 0, result.stderr.decode()
     assert messages(moto, "awslogs-logtest", "awslogs-logtest/python3/cid1") == JAVA_RECORDS

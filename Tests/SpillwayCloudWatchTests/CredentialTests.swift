@@ -110,6 +110,14 @@ import Testing
         #expect(try select([:], metadata: false) == nil)
     }
 
+    @Test func awslogsCredentialsEndpointReplacesTheChain() throws {
+        let keys = ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "s"]
+        let agent = try Setup.credentialProvider(keys, credentialsEndpoint: "/v2/credentials/task-uuid", region: "eu-west-1",
+                                                 metadata: nil, now: 1, readFile: files([:])) as? ContainerCredentials
+        #expect(agent?.endpoint.description == "http://169.254.170.2/v2/credentials/task-uuid")
+        #expect(agent?.token == nil)
+    }
+
     @Test func chainErrorsNameTheVariable() throws {
         func variable(_ env: [String: String], files map: [String: String] = [:]) -> String? {
             do {

@@ -16,12 +16,21 @@ import Testing
 
     @Test func recordMessagesAreTheRecordAsJSON() throws {
         var json = EventPlanner()
-        json.recordEncoder = ConsoleEncoder(fields: RecordFields(containerName: "app"))
+        json.body = .record(ConsoleEncoder(fields: RecordFields(containerName: "app")))
         let plan = json.plan([record("he said \"hi\"", .stderr), record("")], now: now)
         let message = try JSONValue.parse(Array(plan.messages(0)[0].utf8))
         #expect(message["log"]?.string == "he said \"hi\"")
         #expect(message["source"]?.string == "stderr" && message["container_name"]?.string == "app")
         #expect(plan.rejected[1] == EventPlanner.emptyReason)
+    }
+
+    @Test func aFieldsValueAloneIsTheMessage() {
+        var source = EventPlanner()
+        source.body = .source
+        #expect(source.plan([record("a"), record("b", .stderr)], now: now).messages(0) == ["stdout", "stderr"])
+        var fixed = EventPlanner()
+        fixed.body = .fixed(Array("web".utf8))
+        #expect(fixed.plan([record("a")], now: now).messages(0) == ["web"])
     }
 
     @Test func atMostTenThousandEventsPerRequest() {

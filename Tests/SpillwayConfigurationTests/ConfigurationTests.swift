@@ -232,12 +232,12 @@ import SpillwayMetrics
     func badTemplates(_ template: String) {
         let e = parseError(["SPILLWAY_TAG": template])
         #expect(e?.variable == "SPILLWAY_TAG")
-        #expect(e?.expected.contains("{name}, {id} and {hostname}") == true)
+        #expect(e?.expected.contains("{name}, {id}, {short_id} and {hostname}") == true)
     }
 
     @Test func unknownFieldIsNamed() {
         #expect(parseError(["SPILLWAY_CLOUDWATCH_STREAM": "{pod}"])?.description
-            == #"SPILLWAY_CLOUDWATCH_STREAM="{pod}": expected text with the template fields {name}, {id} and {hostname} ({{ and }} for literal braces); {pod} is not a field"#)
+            == #"SPILLWAY_CLOUDWATCH_STREAM="{pod}": expected text with the template fields {name}, {id}, {short_id} and {hostname} ({{ and }} for literal braces); {pod} is not a field"#)
     }
 
     @Test func idWithoutContainerIDIsAnError() {
