@@ -94,6 +94,6 @@ enum CloudWatchAPI {
     /// The service's way of saying an event is over its (unpublished) size cap.
     static func isEventTooLarge(_ text: String) -> Bool {
         let lower = text.lowercased()
-        return lower.contains("too large") || lower.contains("exceeds")
+        return lower.contains(text: "too large") || lower.contains(text: "exceeds")
     }
 }

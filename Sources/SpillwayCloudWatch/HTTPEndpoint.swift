@@ -48,7 +48,7 @@ struct HTTPEndpoint: Sendable, Equatable, CustomStringConvertible {
         } else {
             authority = rest
         }
-        guard !authority.contains("@") else { throw Invalid(reason: "user information in the URL is not supported") }
+        guard !authority.contains(text: "@") else { throw Invalid(reason: "user information in the URL is not supported") }
         var host: Substring
         var portText: Substring? = nil
         if authority.hasPrefix("[") {
@@ -79,7 +79,7 @@ struct HTTPEndpoint: Sendable, Equatable, CustomStringConvertible {
 
     /// The Host header (and what SigV4 signs as `host`): the port only when not the default.
     var hostHeader: String {
-        let h = host.contains(":") ? "[\(host)]" : host
+        let h = host.contains(text: ":") ? "[\(host)]" : host
         return isDefaultPort ? h : "\(h):\(port)"
     }
 

@@ -15,14 +15,14 @@ enum XMLFields {
     private static func element(_ name: String, in xml: Substring) -> Substring? {
         // Matches `<name>` and `<name attr=…>`, not `<nameSuffix>`.
         var search = xml[...]
-        while let open = search.firstRange(of: "<" + name) {
+        while let open = search.firstRange(ofText: "<" + name) {
             let after = search[open.upperBound...]
             guard let next = after.first else { return nil }
             if next == ">" || next == " " || next == "\t" || next == "\n" {
                 guard let close = after.firstIndex(of: ">") else { return nil }
                 if close > after.startIndex, after[after.index(before: close)] == "/" { return after[close..<close] }
                 let contentStart = after.index(after: close)
-                guard let end = after[contentStart...].firstRange(of: "</" + name + ">") else { return nil }
+                guard let end = after[contentStart...].firstRange(ofText: "</" + name + ">") else { return nil }
                 return after[contentStart..<end.lowerBound]
             }
             search = after
@@ -31,7 +31,7 @@ enum XMLFields {
     }
 
     static func decodeEntities(_ s: Substring) -> String {
-        guard s.contains("&") else { return String(s) }
+        guard s.contains(text: "&") else { return String(s) }
         var out = ""
         var rest = s
         while let amp = rest.firstIndex(of: "&") {

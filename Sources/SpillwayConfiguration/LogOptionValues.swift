@@ -11,7 +11,7 @@ extension LogOptions {
 
     /// A literal value as a spillway template: braces doubled.
     static func literal(_ s: String) -> String {
-        s.replacing("{", with: "{{").replacing("}", with: "}}")
+        s.replacingEvery("{", with: "{{").replacingEvery("}", with: "}}")
     }
 
     /// Docker's booleans: Go's strconv.ParseBool, exactly.
@@ -56,10 +56,10 @@ extension LogOptions {
             scheme = String(prefix.dropLast(3))
             rest = rest.dropFirst(prefix.count)
         }
-        guard !rest.isEmpty, !rest.contains("/") else {
+        guard !rest.isEmpty, !rest.contains(text: "/") else {
             throw Expected("host:port, tcp://host:port, tls://host:port or unix:///path")
         }
-        let hasPort = rest.hasPrefix("[") ? rest.contains("]:") : rest.contains(":")
+        let hasPort = rest.hasPrefix("[") ? rest.contains(text: "]:") : rest.contains(text: ":")
         return "\(scheme)://\(rest)\(hasPort ? "" : ":24224")"
     }
 
@@ -68,9 +68,9 @@ extension LogOptions {
     static func goTemplate(_ v: String) throws(Expected) -> String {
         var out = ""
         var rest = Substring(v)
-        while let open = rest.firstRange(of: "{{") {
+        while let open = rest.firstRange(ofText: "{{") {
             out += literal(String(rest[..<open.lowerBound]))
-            guard let close = rest[open.upperBound...].firstRange(of: "}}") else { throw Expected("a Go template whose {{ is closed") }
+            guard let close = rest[open.upperBound...].firstRange(ofText: "}}") else { throw Expected("a Go template whose {{ is closed") }
             let field = Parse.trimmed(String(rest[open.upperBound..<close.lowerBound]))
             switch field {
             case ".Name": out += "{name}"

@@ -1,4 +1,5 @@
 import SpillwayCore
+import SpillwaySystem
 
 /// An option refused or malformed: errors name the option, as Docker's do.
 struct LogOptionError: Error {
@@ -153,7 +154,7 @@ enum LogOptions {
         Row("auto_create_group", [.firelensCloudWatch], { v, c throws(Expected) in c.set("SPILLWAY_CLOUDWATCH_CREATE_GROUP", try fluentBitBool(v)) }),
         Row("log_retention_days", [.firelensCloudWatch], to("SPILLWAY_CLOUDWATCH_RETENTION_DAYS")),
         Row("endpoint", [.firelensCloudWatch], { v, c throws(Expected) in
-            c.set("SPILLWAY_CLOUDWATCH_ENDPOINT", v.contains("://") ? v : "https://" + v)
+            c.set("SPILLWAY_CLOUDWATCH_ENDPOINT", v.contains(text: "://") ? v : "https://" + v)
         }),
         Row("log_key", [.firelensCloudWatch], { v, c throws(Expected) in
             guard !Parse.trimmed(v).isEmpty else { throw Expected("the name of a record field, such as log") }
@@ -273,7 +274,7 @@ enum LogOptions {
             throw LogOptionError(option: "Port", value: port, expected: "a port number 1-65535")
         }
         let tls = (try? fluentBitBool(o["tls"] ?? "off")) == "true"
-        let bracketed = host.contains(":") ? "[\(host)]" : host
+        let bracketed = host.contains(text: ":") ? "[\(host)]" : host
         layer.set("SPILLWAY_FORWARD_ADDRESS", "\(tls ? "tls" : "tcp")://\(bracketed):\(p)", option: o["host"] != nil ? "Host" : "Port")
     }
 }

@@ -1,4 +1,6 @@
+import SpillwayCloudWatch
 import SpillwayCore
+import SpillwayForward
 
 extension Configuration {
     /// What this run's records are read with; filesystem mode records it beside its segments.

@@ -179,7 +179,7 @@ enum Parse {
         for item in raw.split(separator: ",") {
             let name = trimmed(String(item))
             if name.isEmpty || out.contains(name) { continue }
-            guard !name.contains("=") else { throw Expected("names of environment variables separated by commas") }
+            guard !name.contains(text: "=") else { throw Expected("names of environment variables separated by commas") }
             // These hold secrets; copying them into every record would publish them.
             guard !name.hasPrefix("SPILLWAY_"), !secretEnvironment.contains(name) else {
                 throw Expected("names of environment variables that hold no secrets; \(name) is refused")
@@ -258,7 +258,7 @@ enum Parse {
 
     static func forwardAddress(_ s: String) throws(Expected) -> ForwardEndpoint.Address {
         func fail(_ why: String) -> Expected { Expected(addressExpected + "; \"\(s)\" " + why) }
-        guard let sep = s.firstRange(of: "://") else { throw fail("has no scheme") }
+        guard let sep = s.firstRange(ofText: "://") else { throw fail("has no scheme") }
         let scheme = s[..<sep.lowerBound].lowercased()
         let rest = String(s[sep.upperBound...])
         switch scheme {
@@ -295,7 +295,7 @@ enum Parse {
             guard let colon = s.lastIndex(of: ":") else { throw fail("needs a port") }
             host = s[..<colon]
             portText = s[s.index(after: colon)...]
-            guard !host.contains(":") else { throw fail("needs brackets around an IPv6 address") }
+            guard !host.contains(text: ":") else { throw fail("needs brackets around an IPv6 address") }
             guard !host.isEmpty, host.unicodeScalars.allSatisfy(isNameCharacter) else { throw fail("has an invalid host") }
         }
         guard !host.isEmpty else { throw fail("has an empty host") }

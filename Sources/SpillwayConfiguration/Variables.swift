@@ -1,6 +1,8 @@
+import SpillwayCloudWatch
 import SpillwayCore
 import SpillwayDiskBuffer
 import SpillwayForward
+import SpillwayMetrics
 
 // The one table of variables: name, default, meaning, how to read it and how to show its
 // effective value. Help, --check-config, "did you mean" and the unknown-variable check all
@@ -190,7 +192,7 @@ extension Configuration {
                      d.config.logConfiguration = v
                  }, effective: { c in
                      // A FireLens forward output's Shared_Key is a secret: never printed.
-                     guard let text = c.logConfiguration, text.lowercased().contains("shared_key") else { return c.logConfiguration }
+                     guard let text = c.logConfiguration, text.lowercased().contains(text: "shared_key") else { return c.logConfiguration }
                      return "(set, redacted: it holds a Shared_Key)"
                  }),
         Variable("SPILLWAY_LOG_CONFIGURATION_FILE", .general, default: "unset",

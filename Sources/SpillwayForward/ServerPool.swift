@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import SpillwayCore
+import SpillwayEventLoop
 
 /// `round-robin` and `weighted`: one connection per healthy server, each with its own batches in
 /// flight, chosen by `ServerWeights`. A server that fails is marked down and the batches that
