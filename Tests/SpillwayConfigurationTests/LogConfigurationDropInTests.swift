@@ -3,8 +3,9 @@ import SpillwayCloudWatch
 import SpillwayCore
 @testable import SpillwayConfiguration
 
-/// Options the first cut refused or read differently from Docker and Fluent Bit.
-@Suite struct LogConfigurationGapsTests {
+/// Options that must read exactly as Docker, the ECS agent and Fluent Bit read them: the ECS
+/// metadata, credentials endpoint, regex-chosen fields, log_key, and what Docker accepts.
+@Suite struct LogConfigurationDropInTests {
     @Test func credentialsEndpointIsTheECSAgentsPath() throws {
         let c = try withOptions("awslogs", group.merging(["awslogs-credentials-endpoint": "/v2/credentials/uuid"]) { a, _ in a })
         #expect(c.cloudwatch.credentialsEndpoint == "/v2/credentials/uuid")
