@@ -116,7 +116,7 @@ enum SeccompFactory {
     static func spillway(_ configuration: Configuration, diagnostics: Diagnostics) throws(ConfigurationError) -> CompiledSeccompFilter? {
         guard configuration.seccompSelf else { return nil }
         do {
-            let compiled = try SeccompCompiler.compile(SelfConfinement.plan())
+            let compiled = try SeccompCompiler.selfConfinementFilter()
             diagnostics.debug("seccomp: spillway itself: \(summary(compiled))")
             return compiled
         } catch {
@@ -134,29 +134,27 @@ enum SeccompFactory {
         func failure(_ message: String) -> ConfigurationError {
             ConfigurationError(variable: variable, message: "\(name): \(message)")
         }
-        let bytes: [UInt8]
+        let compiled: CompiledSeccompFilter
         if source == "default" {
-            bytes = Array(SeccompProfile.defaultProfileText.utf8)
+            do {
+                compiled = try SeccompCompiler.defaultProfileFilter(host: { host(diagnostics: diagnostics) })
+            } catch {
+                throw failure("\(error)")
+            }
         } else {
             let limit = 4 << 20
+            let bytes: [UInt8]
             do {
                 bytes = try readSmallFile(source, limit: limit + 1)
             } catch {
                 throw failure("cannot read the profile: \(error)")
             }
             guard bytes.count <= limit else { throw failure("larger than 4 MiB; not a seccomp profile") }
-        }
-        let profile: SeccompProfile
-        do {
-            profile = try SeccompProfile.parse(bytes)
-        } catch {
-            throw failure("\(error)")
-        }
-        let compiled: CompiledSeccompFilter
-        do {
-            compiled = try SeccompCompiler.compile(profile.evaluate(for: host(diagnostics: diagnostics)))
-        } catch {
-            throw failure("\(error)")
+            do {
+                compiled = try SeccompCompiler.compile(SeccompProfile.parse(bytes).evaluate(for: host(diagnostics: diagnostics)))
+            } catch {
+                throw failure("\(error)")
+            }
         }
         if !compiled.unknownSyscalls.isEmpty {
             diagnostics.warning(

@@ -27,3 +27,14 @@ import Testing
         #expect("".replacingEvery("x", with: "y") == "")
     }
 }
+
+@Suite struct HexTests {
+    @Test func decodeIsEncodesInverse() {
+        let bytes: [UInt8] = [0, 1, 0x7f, 0x80, 0xab, 0xff]
+        #expect(Hex.decode(Hex.string(bytes)) == bytes)
+        #expect(Hex.decode("ABcd") == [0xab, 0xcd])
+        #expect(Hex.decode("") == [])
+        #expect(Hex.decode("abc") == nil)
+        #expect(Hex.decode("zz") == nil)
+    }
+}
