@@ -301,16 +301,23 @@ public final class DeliveryCore: @unchecked Sendable {
         if rejected.isEmpty {
             // The common case, once per batch of thousands: count without copying records
             // (each copy of a record retains and releases its line's storage).
+            // Records of one read share its time: one latency observation per run of equal times.
             sent.batch.records.withUnsafeBufferPointer { records in
+                var run = (time: Timestamp(nanoseconds: 0), count: 0)
                 for i in records.indices {
                     if records[i].isDropReport {
                         stats.reportSent()
-                    } else {
-                        delivered += 1
-                        bytes += records[i].line.count
-                        stats.observeLatency(read: records[i].time, acknowledged: now)
+                        continue
                     }
+                    delivered += 1
+                    bytes += records[i].line.count
+                    if records[i].time != run.time {
+                        if run.count > 0 { stats.observeLatency(read: run.time, acknowledged: now, count: run.count) }
+                        run = (records[i].time, 0)
+                    }
+                    run.count += 1
                 }
+                if run.count > 0 { stats.observeLatency(read: run.time, acknowledged: now, count: run.count) }
             }
         } else {
             var refused = [DropReason?](repeating: nil, count: sent.batch.records.count)

@@ -65,8 +65,8 @@ public struct DeliveryStats: Sendable {
         lastDelivery = time
     }
 
-    mutating func observeLatency(read: Timestamp, acknowledged: Timestamp) {
-        latency.observe(seconds: Double(acknowledged.nanoseconds - read.nanoseconds) / 1e9)
+    mutating func observeLatency(read: Timestamp, acknowledged: Timestamp, count: Int = 1) {
+        latency.observe(seconds: Double(acknowledged.nanoseconds - read.nanoseconds) / 1e9, count: count)
     }
 
     mutating func failedSend(_ kind: String) { failedSends[kind, default: 0] += 1 }

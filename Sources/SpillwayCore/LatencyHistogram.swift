@@ -11,12 +11,13 @@ public struct LatencyHistogram: Sendable, Equatable {
 
     public init() {}
 
-    public mutating func observe(seconds: Double) {
+    /// `count` observations of the same value.
+    public mutating func observe(seconds: Double, count: Int = 1) {
         let value = max(0, seconds)
         let slot = Self.bounds.firstIndex { value <= $0 } ?? Self.bounds.count
-        slots[slot] += 1
-        count += 1
-        sum += value
+        slots[slot] += count
+        self.count += count
+        sum += value * Double(count)
     }
 
     /// Cumulative counts per bound, as the exposition format writes `_bucket{le}`.

@@ -101,4 +101,11 @@ private func snapshot(_ stats: DeliveryStats, store: StoreFigures) -> MetricsSna
         #expect(counts.last == 4)
         #expect(h.count == 5)
     }
+
+    @Test func aRunOfEqualLatenciesCountsAsThatManyObservations() {
+        var once = LatencyHistogram(), each = LatencyHistogram()
+        once.observe(seconds: 0.02, count: 3)
+        for _ in 0..<3 { each.observe(seconds: 0.02) }
+        #expect(once == each)
+    }
 }
