@@ -184,7 +184,7 @@ enum SeccompFactory {
            let effective = SeccompHost.capabilities(procStatus: String(decoding: status, as: UTF8.self)) {
             capabilities = effective
         } else {
-            diagnostics.warning("\(variable): cannot read CapEff from /proc/self/status; includes/excludes see no capabilities")
+            diagnostics.warning("\(variable): cannot read Uid, CapBnd, CapInh or CapAmb from /proc/self/status; includes/excludes see no capabilities")
         }
         let release = CurrentProcess.kernelRelease()
         let kernel = KernelVersion(release: release) ?? KernelVersion(major: 0, minor: 0)

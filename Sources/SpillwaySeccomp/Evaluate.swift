@@ -58,18 +58,34 @@ public struct SeccompHost: Equatable, Sendable {
         "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
     ]
 
-    /// The effective set from /proc/self/status ("CapEff:\t000001ffffffffff"); nil if absent.
+    /// The capabilities the workload will hold after execve, from spillway's /proc/self/status:
+    /// as root (effective uid 0) every capability of the bounding and inheritable sets ("CapBnd",
+    /// "CapInh"), as the kernel gives root at exec; as any other user only the ambient set
+    /// ("CapAmb"). Nil when a line it needs is missing.
     public static func capabilities(procStatus text: String) -> Set<String>? {
-        for line in text.split(separator: "\n") where line.hasPrefix("CapEff:") {
-            let hex = line.dropFirst("CapEff:".count).filter { $0 != " " && $0 != "\t" }
-            guard let mask = UInt64(hex, radix: 16) else { return nil }
-            var names: Set<String> = []
-            for (bit, name) in capabilityNames.enumerated() where mask & (1 << UInt64(bit)) != 0 {
-                names.insert(name)
-            }
-            return names
+        var fields: [Substring: Substring] = [:]
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[line[..<colon]] = line[line.index(after: colon)...]
         }
-        return nil
+        func mask(_ name: Substring) -> UInt64? {
+            fields[name].flatMap { UInt64($0.filter { $0 != " " && $0 != "\t" }, radix: 16) }
+        }
+        // "Uid:\treal\teffective\tsaved\tfs"
+        guard let uids = fields["Uid"]?.split(whereSeparator: { $0 == " " || $0 == "\t" }), uids.count >= 2 else { return nil }
+        let workload: UInt64
+        if uids[1] == "0" {
+            guard let bounding = mask("CapBnd"), let inheritable = mask("CapInh") else { return nil }
+            workload = bounding | inheritable
+        } else {
+            guard let ambient = mask("CapAmb") else { return nil }
+            workload = ambient
+        }
+        var names: Set<String> = []
+        for (bit, name) in capabilityNames.enumerated() where workload & (1 << UInt64(bit)) != 0 {
+            names.insert(name)
+        }
+        return names
     }
 }
 

@@ -6,6 +6,8 @@ import os
 import pytest
 
 from conftest import ROOT, base_env, console_records, run, summary_line
+from peerlib import read_events
+from test_forward import receiver
 
 EPERM, ENOSYS = 1, 38
 
@@ -247,3 +249,17 @@ probe("migrate_pages", lambda: call(libc.syscall, 256, -1, 0, None, None) if os.
     result = run_with(CONTAINERS_COMMON, code)
     assert result.returncode == 0, result.stderr
     assert logs(result) == ["mkdir=0", f"migrate_pages={EPERM}"], result.stderr
+
+
+def test_a_workload_denied_the_network_still_has_its_lines_delivered_over_it(spillway, tmp_path):
+    # The profile binds the workload only: spillway, unconfined by it, connects and delivers.
+    denied = profile(tmp_path, [{"names": ["socket", "connect"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}])
+    code = PROBE + "import socket\nprobe('socket', lambda: socket.socket())\n"
+    peer, events = receiver(tmp_path)
+    with peer:
+        result = run(["--", "python3", "-c", code],
+                     env=base_env(SPILLWAY_SECCOMP_PROFILE=denied, SPILLWAY_SINK="forward",
+                                  SPILLWAY_FORWARD_ADDRESS=f"tcp://127.0.0.1:{peer.port}"))
+        assert result.returncode == 0, result.stderr
+        got = read_events(events)
+    assert [e["record"]["log"] for e in got] == [f"socket={EPERM}".encode()]

@@ -130,10 +130,15 @@ private let host = SeccompHost(architecture: "x86_64", capabilities: ["CAP_CHOWN
         #expect(KernelVersion(minKernel: "4.8-rc1") == nil)
     }
 
+    /// What the workload holds after execve: root gets the bounding and inheritable sets whatever
+    /// spillway's effective set is; another user only the ambient set.
     @Test func capabilitiesFromProcStatus() {
-        let caps = SeccompHost.capabilities(procStatus: "Name:\tx\nCapInh:\t0000000000000000\nCapEff:\t0000000000200001\n")
-        #expect(caps == ["CAP_CHOWN", "CAP_SYS_ADMIN"])
-        #expect(SeccompHost.capabilities(procStatus: "CapEff:\t0000000000000000\n") == [])
+        let status = { (uid: String) in
+            "Name:\tx\nUid:\t\(uid)\t\(uid)\t\(uid)\t\(uid)\nCapInh:\t0000000000000400\nCapEff:\t0000000000000000\n"
+                + "CapBnd:\t0000000000200001\nCapAmb:\t0000000000000002\n"
+        }
+        #expect(SeccompHost.capabilities(procStatus: status("0")) == ["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_NET_BIND_SERVICE"])
+        #expect(SeccompHost.capabilities(procStatus: status("1000")) == ["CAP_DAC_OVERRIDE"])
         #expect(SeccompHost.capabilities(procStatus: "Name: x\n") == nil)
     }
 }
