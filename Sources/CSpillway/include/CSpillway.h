@@ -80,7 +80,7 @@ long spw_seccomp_install(const void *filter, unsigned short length, int all_thre
 // libseccomp itself, for SpillwaySystem's SeccompCompiler (none of its calls used is variadic).
 #include <seccomp.h>
 
-// mallopt, which Glibc's Swift module leaves out, for CurrentProcess.useOneMallocArena.
+// mallopt, which Glibc's Swift module leaves out, for CurrentProcess.configureMalloc.
 #include <malloc.h>
 
 #endif
