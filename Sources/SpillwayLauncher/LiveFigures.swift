@@ -96,13 +96,17 @@ final class LiveFigures: Sendable {
         }
     }
 
+    /// How often a warned episode is looked at until it ends (never a busy loop, even for a 1ms warning).
+    private var recheck: Duration { max(stallWarning, .milliseconds(100)) }
+
     private enum StallCheck {
         case idle
         case again(after: Duration)
         case due(episode: Int, causes: PauseCauses)
     }
 
-    /// Runs while an episode may need a warning; at most `stallWarning` apart, so none is late.
+    /// Runs while an episode may need a warning, at most `recheck` apart: a warning is on time
+    /// (late by up to 100 ms only with a shorter SPILLWAY_STALL_WARNING).
     private func scheduleStallCheck(after delay: Duration) {
         stallQueue.asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: max(0, delay.nanoseconds)))) { [self] in
             let check = state.withLock { s -> StallCheck in
@@ -111,7 +115,7 @@ final class LiveFigures: Sendable {
                     return .idle
                 }
                 let left = stallWarning - (ContinuousClock.now - episode.since)
-                if episode.warned { return .again(after: stallWarning) }
+                if episode.warned { return .again(after: recheck) }
                 return left > .zero ? .again(after: left) : .due(episode: episode.number, causes: s.causes)
             }
             switch check {
@@ -119,7 +123,7 @@ final class LiveFigures: Sendable {
             case .again(let delay): scheduleStallCheck(after: delay)
             case .due(let episode, let causes):
                 onStall(episode, causes)
-                scheduleStallCheck(after: stallWarning)
+                scheduleStallCheck(after: recheck)
             }
         }
     }
