@@ -317,6 +317,8 @@ def test_the_endpoint_answers_during_the_shutdown_drain(spillway, tmp_path):
                 break  # spillway closed the endpoint at exit
             durations.append(took)
             assert samples["spillway_records_read_total"][(("stream", "stdout"),)] == 1000
+            # Accepted and never acked: up until the ack timeout fails a send (README, Metrics).
+            assert samples["spillway_destination_up"][()] == 1
             time.sleep(0.2)
         out, err = finish(proc, timeout=30)
     finally:
