@@ -10,6 +10,9 @@ public enum DropReason: Hashable, Sendable {
     /// Damaged or missing on disk (filesystem mode), with what the disk buffer found.
     case damaged(String)
 
+    /// The reasons without a detail: the metrics show each from the start, at 0.
+    public static let withoutDetail: [DropReason] = [.bufferFull, .storageFull, .emptyLine, .shutdownTimeout, .outputClosed]
+
     public var text: String {
         switch self {
         case .bufferFull: return "non-blocking buffer full"

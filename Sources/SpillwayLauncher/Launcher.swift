@@ -207,7 +207,9 @@ public enum Launcher {
     static func startMetrics(_ configuration: Configuration, pipeline: Pipeline) -> MetricsServer?? {
         guard let address = configuration.metricsAddress else { return .some(nil) }
         do {
-            return .some(try MetricsServer.start(at: address) { reply in pipeline.metricsSnapshot(reply: reply) })
+            let server = try MetricsServer.start(at: address) { pipeline.metricsSnapshot() }
+            pipeline.publishFigures()
+            return .some(server)
         } catch {
             StandardErrorDiagnostics.write(
                 "spillway: \(ConfigurationError(variable: "SPILLWAY_METRICS_ADDRESS", value: address.description, expected: "an address spillway can listen on (\(error))", kind: .unusable))")

@@ -14,12 +14,10 @@ final class Pipeline: @unchecked Sendable {
     private var progressTimer: ScheduledWork?
     private var recordsRead = [0, 0]
     private var bytesRead = [0, 0]
-    /// Since when at least one reader is paused (backpressure), and the pauses before.
-    private var pausedSince: ContinuousClock.Instant?
-    private var pausedBefore = Duration.zero
+    /// The figures a scrape and the stall warning read off the queue; set once, last in `init`.
+    private var live: LiveFigures!
+    private var publishTimer: ScheduledWork?
     private var workloadPID: Int32?
-    private var stallTimer: ScheduledWork?
-    private var stallWarned = false
     /// Non-blocking drops: the count when the episode began, and the count at the last check.
     private var dropEpisode: (since: ContinuousClock.Instant, first: Int, seen: Int)?
     private var droppedSeen = 0
@@ -80,32 +78,31 @@ final class Pipeline: @unchecked Sendable {
                 reader.resume()
             }
         }
-    }
-
-    private func beginPause() {
-        guard pausedSince == nil else { return }
-        pausedSince = .now
-        stallTimer = scheduler.schedule(after: settings.stallWarning) { [weak self] in
+        live = LiveFigures(initial: figures(), stallWarning: configuration.stallWarning) { [weak self] episode, causes in
             guard let self else { return }
-            stallWarned = true
-            let state = core.destinationUp ? "not keeping up" : "unreachable"
-            diagnostics.warning(
-                "the workload is blocked on logging: \(settings.destination) \(state) for \(formatDuration(settings.stallWarning)); "
-                    + settings.stallRemedy)
+            // In a passthrough write the queue is blocked: warn from here. Otherwise the queue
+            // knows whether the destination is down.
+            if causes.contains(.passthrough) {
+                warnStall(episode, "spillway's own stdout/stderr is not being read (SPILLWAY_PASSTHROUGH=true)")
+            } else {
+                queue.async { self.warnStall(episode, "\(self.settings.destination) \(self.core.destinationUp ? "not keeping up" : "unreachable")") }
+            }
         }
     }
 
-    private func endPause() {
-        guard let since = pausedSince else { return }
-        let episode = ContinuousClock.now - since
-        pausedBefore += episode
-        pausedSince = nil
-        stallTimer?.cancel()
-        stallTimer = nil
-        if stallWarned {
-            stallWarned = false
-            diagnostics.warning("the workload is no longer blocked on logging: it was blocked for \(formatted(episode))")
-        }
+    private func warnStall(_ episode: Int, _ state: String) {
+        guard live.markWarned(episode) else { return }
+        diagnostics.warning(
+            "the workload is blocked on logging: \(state) for \(formatDuration(settings.stallWarning)); " + settings.stallRemedy)
+    }
+
+    private func beginPause() { live.begin(.storeFull) }
+
+    private func endPause() { noteResumed(live.end(.storeFull)) }
+
+    private func noteResumed(_ episode: (length: Duration, warned: Bool)?) {
+        guard let episode, episode.warned else { return }
+        diagnostics.warning("the workload is no longer blocked on logging: it was blocked for \(formatted(episode.length))")
     }
 
     /// Non-blocking mode: called after each read; an episode ends after a second without drops.
@@ -148,36 +145,52 @@ final class Pipeline: @unchecked Sendable {
         return ms < 10_000 ? "\(Double(ms) / 1000)s" : "\(ms / 1000)s"
     }
 
-    private var backpressure: Duration { pausedBefore + (pausedSince.map { ContinuousClock.now - $0 } ?? .zero) }
+    /// What a scrape shows, read on the caller's thread (the endpoint's event loop): the
+    /// pipeline's last published figures, the live backpressure clock and the process figures.
+    func metricsSnapshot() -> MetricsSnapshot {
+        var snapshot = live.published
+        let usage = CurrentProcess.resourceUsage()
+        snapshot.process = ProcessFigures(
+            startTimeSeconds: Double(startTime.nanoseconds) / 1e9, cpuSeconds: usage.user + usage.system,
+            residentBytes: CurrentProcess.residentBytes(), openFileDescriptors: CurrentProcess.openFileDescriptorCount())
+        let (seconds, attoseconds) = live.total.components
+        snapshot.backpressureSeconds = Double(seconds) + Double(attoseconds) / 1e18
+        return snapshot
+    }
 
-    /// Hands the figures to `reply` from the pipeline's queue: a scrape waits its turn, delivery
-    /// never waits for a scrape.
-    func metricsSnapshot(reply: @escaping @Sendable (MetricsSnapshot) -> Void) {
-        queue.async { [self] in
-            let usage = CurrentProcess.resourceUsage()
-            let process = ProcessFigures(
-                startTimeSeconds: Double(startTime.nanoseconds) / 1e9, cpuSeconds: usage.user + usage.system,
-                residentBytes: CurrentProcess.residentBytes(), openFileDescriptors: CurrentProcess.openFileDescriptorCount())
-            let (seconds, attoseconds) = backpressure.components
-            let streams = LogStream.allCases
-            reply(MetricsSnapshot(
-                delivery: core.stats,
-                recordsRead: Dictionary(uniqueKeysWithValues: zip(streams, recordsRead)),
-                bytesRead: Dictionary(uniqueKeysWithValues: zip(streams, bytesRead)),
-                backpressureSeconds: Double(seconds) + Double(attoseconds) / 1e18,
-                store: StoreFigures(
-                    kind: store.isDurable ? "disk" : "memory", records: core.bufferedRecords, bytes: store.storedBytes,
-                    segments: store.segmentCount),
-                destinationUp: core.destinationUp,
-                retryDelaySeconds: Double(core.retryDelay.nanoseconds) / 1e9,
-                process: process, workloadPID: workloadPID, resentBatches: sink.resentBatches))
-        }
+    /// The endpoint is on: the figures are published every 50 ms (a scrape's figures are at most
+    /// that old; at exit they are the summary's).
+    func publishFigures() {
+        queue.async { [self] in schedulePublishing() }
+    }
+
+    private func schedulePublishing() {
+        live.published = figures()
+        publishTimer = scheduler.schedule(after: .milliseconds(50)) { [weak self] in self?.schedulePublishing() }
+    }
+
+    /// The pipeline's figures, taken in one turn of the queue so that they agree with each other.
+    private func figures() -> MetricsSnapshot {
+        let streams = LogStream.allCases
+        return MetricsSnapshot(
+            delivery: core.stats,
+            recordsRead: Dictionary(uniqueKeysWithValues: zip(streams, recordsRead)),
+            bytesRead: Dictionary(uniqueKeysWithValues: zip(streams, bytesRead)),
+            backpressureSeconds: 0,
+            store: StoreFigures(
+                kind: store.isDurable ? "disk" : "memory", records: core.bufferedRecords, bytes: store.storedBytes,
+                segments: store.segmentCount),
+            destinationUp: core.destinationUp,
+            retryDelaySeconds: Double(core.retryDelay.nanoseconds) / 1e9,
+            process: ProcessFigures(startTimeSeconds: 0, cpuSeconds: 0, residentBytes: 0, openFileDescriptors: 0),
+            workloadPID: workloadPID, resentBatches: sink.resentBatches)
     }
 
     /// Starts reading the workload's stdout and stderr, as `watcher` reports them readable.
     func start(stdout: FileDescriptor, stderr: FileDescriptor, workloadPID: Int32, watcher: ReadinessWatcher) {
         queue.sync {
             self.workloadPID = workloadPID
+            live.published = figures()
             for (index, fd) in [stdout, stderr].enumerated() {
                 let reader = PipeReader(
                     fd: fd, queue: queue, watcher: watcher, clock: clock, bufferSize: 256 * 1024,
@@ -245,10 +258,12 @@ final class Pipeline: @unchecked Sendable {
         var result = (stats: DeliveryStats(), stored: 0)
         queue.sync {
             progressTimer?.cancel()
+            publishTimer?.cancel()
             multiline?.cancel()
             endDropEpisode(" at exit")
             core.settle()
             result = (core.stats, store.isDurable ? store.storedRecords : 0)
+            live.published = figures()
             store.close()
         }
         return result
@@ -257,7 +272,10 @@ final class Pipeline: @unchecked Sendable {
     private func received(_ bytes: UnsafeRawBufferPointer, time: Timestamp, stream: Int) -> Bool {
         if passthrough {
             let own = stream == 0 ? FileDescriptor.standardOutput : FileDescriptor.standardError
+            // Until the write returns nothing is read: backpressure like a full store.
+            live.begin(.passthrough)
             try? own.writeAll(bytes)
+            noteResumed(live.end(.passthrough))
         }
         bytesRead[stream] += bytes.count
         records.removeAll(keepingCapacity: true)

@@ -16,7 +16,8 @@ public enum Exposition {
         out.family("spillway_bytes_delivered_total", "counter", "Line bytes of the records the destination acknowledged.")
         out.sample("spillway_bytes_delivered_total", [:], d.deliveredBytes)
         out.family("spillway_records_dropped_total", "counter", "Records dropped, by the exit summary's reason.")
-        for (reason, count) in d.droppedByReason.sorted(by: { $0.key.text < $1.key.text }) {
+        let dropped = d.droppedByReason.merging(DropReason.withoutDetail.map { ($0, 0) }) { counted, _ in counted }
+        for (reason, count) in dropped.sorted(by: { $0.key.text < $1.key.text }) {
             out.sample("spillway_records_dropped_total", ["reason": reason.text], count)
         }
         out.family("spillway_bytes_dropped_total", "counter", "Line bytes of the dropped records.")

@@ -4,9 +4,10 @@ import NIOPosix
 
 /// The Prometheus endpoint: `GET /metrics` on an event loop of its own, so it answers while the
 /// destination is down, the workload blocked or the shutdown drain running. It never waits on
-/// the pipeline: `snapshot` hands it a copy of the figures when the pipeline's queue gets to it.
+/// the pipeline: `snapshot` reads a copy of the figures the pipeline published (behind a lock),
+/// and the figures are rendered here, on the endpoint's loop.
 public final class MetricsServer: Sendable {
-    public typealias SnapshotSource = @Sendable (@escaping @Sendable (MetricsSnapshot) -> Void) -> Void
+    public typealias SnapshotSource = @Sendable () -> MetricsSnapshot
 
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
@@ -72,14 +73,7 @@ private final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
         guard head.method == .GET || head.method == .HEAD else {
             return respond(.methodNotAllowed, "only GET\n", head, context, extra: [("Allow", "GET, HEAD")])
         }
-        let loop = context.eventLoop
-        let bound = NIOLoopBound(context, eventLoop: loop)
-        snapshot { figures in
-            let text = Exposition.render(figures)
-            loop.execute {
-                self.respond(.ok, text, head, bound.value, contentType: Exposition.contentType)
-            }
-        }
+        respond(.ok, Exposition.render(snapshot()), head, context, contentType: Exposition.contentType)
     }
 
     private func respond(

@@ -183,6 +183,45 @@ def test_an_address_in_use_is_125_naming_the_variable(spillway):
     assert b"SPILLWAY_METRICS_ADDRESS" in result.stderr
 
 
+def timed_scrape(address):
+    """(seconds the scrape took, its samples)."""
+    began = time.monotonic()
+    samples = scrape(address)
+    return time.monotonic() - began, samples
+
+
+def test_the_endpoint_answers_while_a_passthrough_write_blocks_the_pipeline(spillway, tmp_path):
+    """SPILLWAY_PASSTHROUGH=true into a pipe nobody reads, the destination down: the pipeline
+    blocks in write(2), the scrape still answers at once, and the blocked time is backpressure."""
+    metrics = f"tcp://127.0.0.1:{free_port()}"
+    env = forward_env(free_port(), metrics, SPILLWAY_PASSTHROUGH="true", SPILLWAY_STALL_WARNING="1s",
+                      SPILLWAY_SHUTDOWN_TIMEOUT="1s")
+    writer = "import os\nfor i in range(20000): os.write(1, b'x' * 200 + b'\\n')\n"
+    stderr = open(tmp_path / "stderr", "w+b")
+    proc = subprocess.Popen([spillway, "--", sys.executable, "-c", writer], env=env,
+                            stdout=subprocess.PIPE, stderr=stderr)  # stdout: read by nobody until the end
+    try:
+        wait_for_endpoint(metrics, proc)
+        time.sleep(2.5)
+        took, samples = timed_scrape(metrics)
+        later_took, later = timed_scrape(metrics)
+        warned = (tmp_path / "stderr").read_bytes().decode()
+        proc.terminate()  # handed to the workload; reading stdout unblocks the passthrough
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    print(f"scrapes took {took:.3f} s and {later_took:.3f} s; backpressure {later['spillway_backpressure_seconds_total'][()]}")
+    assert took < 1.0 and later_took < 1.0
+    assert samples["spillway_records_read_total"][(("stream", "stdout"),)] < 20000
+    assert later["spillway_backpressure_seconds_total"][()] >= 2.0
+    lines = [l for l in warned.splitlines() if "the workload is blocked on logging" in l]
+    assert len(lines) == 1 and "SPILLWAY_PASSTHROUGH=true" in lines[0] and "for 1s" in lines[0], warned
+    after = (tmp_path / "stderr").read_bytes().decode()
+    assert "no longer blocked on logging" in after and "spillway: exit code=" in after, after
+
+
 # --- the counters equal the summary at exit, scraped by Prometheus ---------------------------
 
 MODES = {
@@ -222,6 +261,9 @@ def test_prometheus_sees_the_summary_figures(spillway, tmp_path, mode, outage):
         got = {name: prometheus.value(f'last_over_time({name}{{job="spillway"}}[1m])') for name in [
             "spillway_records_delivered_total", "spillway_records_dropped_total", "spillway_bytes_delivered_total",
             "spillway_records_read_total", "spillway_buffered_records"]}
+        by_label = {name: {r["metric"][label]: float(r["value"][1])
+                           for r in prometheus.query(f'last_over_time({name}{{job="spillway"}}[1m])')}
+                    for name, label in [("spillway_bytes_read_total", "stream"), ("spillway_records_dropped_total", "reason")]}
     finally:
         peer.signal(signal.SIGCONT)
         peer.stop()
@@ -234,6 +276,57 @@ def test_prometheus_sees_the_summary_figures(spillway, tmp_path, mode, outage):
     assert got["spillway_records_read_total"] == count
     assert got["spillway_buffered_records"] == fields["buffered"]
     assert fields["delivered"] + fields["dropped"] == count
+    assert by_label["spillway_bytes_read_total"] == {"stdout": written_bytes(count), "stderr": 0}
+    assert {r: n for r, n in by_label["spillway_records_dropped_total"].items() if n} == summary_reasons(err)
+    assert "non-blocking buffer full" in by_label["spillway_records_dropped_total"]  # there from the start, at 0
+
+
+def written_bytes(count):
+    """What LINGERING_WRITER writes for `count` lines."""
+    return sum(len(b"seq=%d " % i) + 81 for i in range(count))
+
+
+def summary_reasons(stderr):
+    """{reason: records} of the summary's "(dropped: N reason, ...)"."""
+    line = [l for l in stderr.decode().splitlines() if l.startswith("spillway: exit code=")][-1]
+    if "(dropped: " not in line:
+        return {}
+    reasons = {}
+    for part in line.split("(dropped: ", 1)[1].rstrip(")").split(", "):
+        n, _, reason = part.partition(" ")
+        reasons[reason] = float(n)
+    return reasons
+
+
+def test_the_endpoint_answers_during_the_shutdown_drain(spillway, tmp_path):
+    """A receiver that takes the records and never acks: the drain waits out the shutdown
+    timeout, and every scrape meanwhile answers at once."""
+    peer = Peer("forward_receiver.py", str(tmp_path), "--no-ack")
+    metrics = f"tcp://127.0.0.1:{free_port()}"
+    env = forward_env(peer.port, metrics, SPILLWAY_SHUTDOWN_TIMEOUT="4s", SPILLWAY_FORWARD_ACK_TIMEOUT="30s")
+    proc = subprocess.Popen([spillway, "--", sys.executable, "-c", LINGERING_WRITER, "1000", "10000", "0.5"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for_endpoint(metrics, proc)
+        time.sleep(1.5)  # the workload has exited: the drain runs
+        durations = []
+        while proc.poll() is None and len(durations) < 10:
+            try:
+                took, samples = timed_scrape(metrics)
+            except OSError:
+                break  # spillway closed the endpoint at exit
+            durations.append(took)
+            assert samples["spillway_records_read_total"][(("stream", "stdout"),)] == 1000
+            # Accepted and never acked: up until the ack timeout fails a send (README, Metrics).
+            assert samples["spillway_destination_up"][()] == 1
+            time.sleep(0.2)
+        out, err = finish(proc, timeout=30)
+    finally:
+        peer.stop()
+    print(f"scrapes during the drain took {[round(d, 3) for d in durations]} s")
+    assert len(durations) >= 5, durations
+    assert max(durations) < 1.0, durations
+    assert summary_line(err)["delivered"] == 0
 
 
 # --- backpressure seconds ------------------------------------------------------------------

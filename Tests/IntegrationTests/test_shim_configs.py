@@ -129,6 +129,17 @@ def test_systemd_unit_passes_systemd_analyze_verify(spillway, path, tmp_path):
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
+def test_a_systemd_unit_serves_the_metrics_on_a_socket_in_its_runtime_directory(spillway):
+    """The unit's socket is where systemd makes a directory (RuntimeDirectory=, under /run), and
+    spillway accepts the address."""
+    text = open(os.path.join(ROOT, "shim-configs", "systemd", "spillway-filesystem-example.service")).read()
+    (directory,) = re.findall(r"^RuntimeDirectory=(\S+)$", text, re.M)
+    (address,) = re.findall(r"^Environment=SPILLWAY_METRICS_ADDRESS=(\S+)$", text, re.M)
+    assert address.startswith(f"unix:///run/{directory}/"), address
+    result = run(["--check-config", "--", "app"], env=base_env(SPILLWAY_METRICS_ADDRESS=address))
+    assert result.returncode == 0, result.stderr
+
+
 def test_dockerfile_builds_with_build_release_and_copies_what_it_makes():
     dockerfile = open(os.path.join(ROOT, "shim-configs", "Dockerfile.example")).read()
     build_release = open(os.path.join(ROOT, "scripts", "build-release")).read()

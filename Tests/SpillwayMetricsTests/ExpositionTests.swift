@@ -85,6 +85,14 @@ private func snapshot(_ stats: DeliveryStats, store: StoreFigures) -> MetricsSna
         #expect(text.contains("spillway_buffered_records{store=\"disk\"} 5\n"))
     }
 
+    @Test func everyReasonWithoutDetailIsThereAtZeroBeforeTheFirstDrop() {
+        let (stats, _) = deliveredStats(["a"], clock: ManualWallClock())
+        let text = Exposition.render(snapshot(stats, store: StoreFigures(kind: "memory", records: 0, bytes: 0, segments: nil)))
+        for reason in DropReason.withoutDetail {
+            #expect(text.contains("spillway_records_dropped_total{reason=\"\(Exposition.escaped(reason.text))\"} 0\n"), "\(reason)")
+        }
+    }
+
     @Test func dropReasonsAreEscapedLabelValues() {
         #expect(Exposition.escaped("a \"b\" \\ c\nd") == "a \\\"b\\\" \\\\ c\\nd")
         #expect(Exposition.number(3) == "3")
