@@ -53,9 +53,12 @@ public enum SelfConfinement {
     /// The filter: everything not listed fails with EPERM. `clone` is allowed only to make
     /// threads (a new process could exec anything); `clone3`, whose flags live in memory a filter
     /// cannot read, answers ENOSYS so that glibc falls back to `clone`.
+    /// What a call outside the list gets: EPERM, never a kill.
+    public static let defaultAction = SeccompAction.errno(eperm)
+
     public static func plan() -> SeccompFilterPlan {
         SeccompFilterPlan(
-            defaultAction: .errno(eperm),
+            defaultAction: defaultAction,
             architectures: [],
             rules: [
                 .init(path: "allowed", names: allowed, action: .allow, conditionSets: [[]]),

@@ -15,9 +15,8 @@ extension SeccompCompiler {
 
     /// `SPILLWAY_SECCOMP_SELF=true`.
     public static func selfConfinementFilter() throws(SeccompProfileError) -> CompiledSeccompFilter {
-        if let builtIn = builtIn(BuiltInPrograms.selfConfinement, defaultAction: SelfConfinement.plan().defaultAction) {
-            return builtIn
-        }
+        // The plan (140 names) is built only where no program is built in.
+        if let builtIn = builtIn(BuiltInPrograms.selfConfinement, defaultAction: SelfConfinement.defaultAction) { return builtIn }
         return try compile(SelfConfinement.plan())
     }
 

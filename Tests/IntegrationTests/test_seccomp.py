@@ -26,9 +26,13 @@ def logs(result):
     return [r["log"] for r in console_records(result.stdout)]
 
 
-# Prints the errno of a call as "NAME=errno" (0 on success).
+# Prints the errno of a call as "NAME=errno" (0 on success); `call` raises a libc call's errno.
 PROBE = """
 import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def call(f, *args):
+    if f(*args) == -1:
+        raise OSError(ctypes.get_errno(), "call")
 def probe(name, f):
     try:
         f()
@@ -70,7 +74,6 @@ def test_argument_filters(spillway, tmp_path):
     ])
     code = PROBE + """
 import socket
-libc = ctypes.CDLL(None, use_errno=True)
 def personality(value):
     if libc.personality(ctypes.c_ulong(value)) == -1:
         raise OSError(ctypes.get_errno(), "personality")
@@ -198,10 +201,6 @@ server.shutdown()
 
 def test_default_profile_refuses_namespaces_mounts_and_modules(spillway, tmp_path):
     code = PROBE + f"""
-libc = ctypes.CDLL(None, use_errno=True)
-def call(f, *args):
-    if f(*args) == -1:
-        raise OSError(ctypes.get_errno(), "call")
 probe("mount", lambda: call(libc.mount, b"none", {str(tmp_path).encode()!r}, b"tmpfs", 0, None))
 probe("unshare_user", lambda: call(libc.unshare, 0x10000000))
 probe("clone3", lambda: call(libc.syscall, 435, None, 0))
@@ -238,10 +237,6 @@ def test_the_containers_common_profile_of_podman_and_cri_o_works_as_it_is(spillw
     # (without the filter: ESRCH), is refused.
     code = PROBE + f"""
 import threading
-libc = ctypes.CDLL(None, use_errno=True)
-def call(f, *args):
-    if f(*args) == -1:
-        raise OSError(ctypes.get_errno(), "call")
 t = threading.Thread(target=lambda: None); t.start(); t.join()
 probe("mkdir", lambda: os.mkdir({str(tmp_path / "d").encode()!r}))
 probe("migrate_pages", lambda: call(libc.syscall, 256, -1, 0, None, None) if os.uname().machine == "x86_64" else 0)

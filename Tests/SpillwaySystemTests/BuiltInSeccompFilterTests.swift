@@ -21,6 +21,7 @@ import Testing
                 (\(compiled.ruleCount), "\(Hex.string(compiled.program))")
                 """)
             #expect(compiled.unknownSyscalls.isEmpty && compiled.unknownArchitectures.isEmpty)
+            #expect(builtIn.defaultAction == compiled.defaultAction)
         }
         #expect(builtIn.defaultAction == .allow)
     }
