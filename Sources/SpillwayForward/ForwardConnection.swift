@@ -24,6 +24,14 @@ final class ForwardConnection: @unchecked Sendable {
         var ackTimer: Scheduled<Void>?
     }
 
+    private struct Unwritten {
+        var batch: Batch
+        /// The ack id; nil without acks.
+        var chunk: [UInt8]?
+        /// The batch's key in `pending`.
+        var key: [UInt8]
+    }
+
     let client: ForwardClient
     let endpointIndex: Int
     let endpoint: ForwardEndpoint
@@ -42,6 +50,8 @@ final class ForwardConnection: @unchecked Sendable {
     private var setupTimer: Scheduled<Void>?
     private var readyCompleted = false
     private var pending: [[UInt8]: InFlight] = [:]
+    /// Batches sent and not yet encoded (their completions are in `pending`), oldest first.
+    private var unwritten: [Unwritten] = []
     private var sequence: UInt64 = 0
     private var everAcked = false
     private var draining = false
@@ -58,6 +68,9 @@ final class ForwardConnection: @unchecked Sendable {
         self.readyPromise = client.loop.makePromise(of: Void.self)
         self.closedPromise = client.loop.makePromise(of: Void.self)
     }
+
+    /// Batches waiting for the channel to take more before they are encoded.
+    var unencodedBatches: Int { unwritten.count }
 
     var isUsable: Bool {
         if case .ready = state { return !draining }
@@ -233,19 +246,11 @@ final class ForwardConnection: @unchecked Sendable {
     // MARK: batches
 
     func send(_ batch: Batch, completion: @escaping ForwardClient.Completion) {
-        guard isUsable, let channel else {
+        guard isUsable, channel != nil else {
             completion(.retryable(reason: "connection to \(name) lost"))
             return
         }
-        let requireAck = options.requireAck
-        let chunk: [UInt8]? = requireAck ? Base64.encode(randomBytes(16)) : nil
-        let message: ByteBuffer
-        do {
-            message = try client.encoder.encodeMessage(batch.records, chunk: chunk, allocator: channel.allocator)
-        } catch {
-            completion(.retryable(reason: "encoding a forward message failed: \(error)"))
-            return
-        }
+        let chunk: [UInt8]? = options.requireAck ? Base64.encode(randomBytes(16)) : nil
         let key: [UInt8]
         if let chunk {
             key = chunk
@@ -258,23 +263,46 @@ final class ForwardConnection: @unchecked Sendable {
         inFlight.writeTimer = loop.scheduleTask(in: writeTimeout.timeAmount) {
             self.fail("write to \(self.name) did not complete within \(formatDuration(writeTimeout))")
         }
-        if requireAck {
+        if chunk != nil {
             let ackTimeout = options.ackTimeout
             inFlight.ackTimer = loop.scheduleTask(in: ackTimeout.timeAmount) {
                 self.ackTimedOut(ackTimeout)
             }
         }
         pending[key] = inFlight
-        let promise = loop.makePromise(of: Void.self)
-        promise.futureResult.whenComplete { result in
-            switch result {
-            case .success:
-                self.writeCompleted(key: key, requireAck: requireAck)
-            case .failure(let error):
-                self.fail("write to \(self.name): \(describe(error))")
+        unwritten.append(Unwritten(batch: batch, chunk: chunk, key: key))
+        writeWhileWritable()
+    }
+
+    /// Encodes and writes the batches waiting, oldest first, while the channel takes more (its
+    /// unsent bytes are under NIO's high-water mark): a batch is encoded once the socket can take
+    /// it, so one or two encoded messages wait in memory, not one per batch in flight.
+    func writeWhileWritable() {
+        guard let channel else { return }
+        while !unwritten.isEmpty && channel.isWritable {
+            let next = unwritten.removeFirst()
+            let message: ByteBuffer
+            do {
+                message = try client.encoder.encodeMessage(next.batch.records, chunk: next.chunk, allocator: channel.allocator)
+            } catch {
+                guard var inFlight = pending.removeValue(forKey: next.key) else { continue }
+                inFlight.writeTimer?.cancel()
+                inFlight.ackTimer?.cancel()
+                inFlight.completion(.retryable(reason: "encoding a forward message failed: \(error)"))
+                continue
             }
+            let promise = loop.makePromise(of: Void.self)
+            let (key, requireAck) = (next.key, next.chunk != nil)
+            promise.futureResult.whenComplete { result in
+                switch result {
+                case .success:
+                    self.writeCompleted(key: key, requireAck: requireAck)
+                case .failure(let error):
+                    self.fail("write to \(self.name): \(describe(error))")
+                }
+            }
+            channel.writeAndFlush(message, promise: promise)
         }
-        channel.writeAndFlush(message, promise: promise)
     }
 
     private func writeCompleted(key: [UInt8], requireAck: Bool) {
@@ -345,6 +373,7 @@ final class ForwardConnection: @unchecked Sendable {
         }
         let inFlight = pending
         pending = [:]
+        unwritten = []
         for (_, p) in inFlight {
             p.writeTimer?.cancel()
             p.ackTimer?.cancel()
@@ -368,6 +397,11 @@ final class ForwardChannelHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         connection.received(Self.unwrapInboundIn(data))
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        connection.writeWhileWritable()
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -167,6 +167,13 @@ def test_an_unprivileged_user_delivers_to_cloudwatch(moto):
     assert moto.messages() == ["seq=0", "seq=1"]
 
 
+def stalled(progress):
+    """Whether the writer wrote no line for 0.3 s."""
+    before = read_int(progress)
+    time.sleep(0.3)
+    return read_int(progress) == before
+
+
 def latest_seq(logs):
     """The seq of the stream's newest event (-1 when there is none, or no stream)."""
     try:
@@ -192,10 +199,13 @@ def test_writes_and_delivery_resume_within_a_second_of_moto_coming_back(tmp_path
             moto.kill()
         else:
             moto.signal(signal.SIGSTOP)
-        time.sleep(seconds)
+        cut = time.monotonic()
+        # The 64k buffer and the 1 MiB pipe take about a second of the writer's lines to fill:
+        # the outage lasts `seconds`, or until the writer is blocked if that takes longer.
+        assert wait_for(lambda: stalled(progress), 10), "the writer was not blocked by the outage"
+        time.sleep(max(0.0, seconds - (time.monotonic() - cut)))
         blocked_at = read_int(progress)
-        time.sleep(0.3)
-        assert read_int(progress) == blocked_at, "the writer was not blocked by the outage"
+        assert stalled(progress), "the writer was not blocked by the outage"
         if outage == "kill":
             moto.start()  # returns once moto accepts connections
         else:

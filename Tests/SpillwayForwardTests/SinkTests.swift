@@ -272,6 +272,40 @@ struct SinkTests {
         try await server.stop()
     }
 
+    @Test func batchesWaitUnencodedWhileTheSocketIsFullAndGoOutInOrder() async throws {
+        let server = try await TestServer.start(.init(stall: true))
+        let sink = try ForwardSink(options: options([server.endpoint]) { $0.maxInFlight = 12 }, diagnostics: RecordingDiagnostics())
+        // 16 MiB fill the loopback socket buffers of both ends; the batches after it wait as records.
+        let big = [UInt8](repeating: 0x61, count: 1 << 20)
+        let filler = (0..<16).map { _ in LogRecord(time: knownTime, stream: .stdout, line: big[...]) }
+        let outcomes = Task {
+            await withTaskGroup(of: (Int, SendOutcome).self) { group in
+                group.addTask { (0, await sink.send(filler, id: 0)) }
+                try? await Task.sleep(for: .milliseconds(200))  // the filler goes first
+                for i in 1...10 {
+                    group.addTask { (i, await sink.send([record("batch \(i)")], id: UInt64(i))) }
+                }
+                var all: [(Int, SendOutcome)] = []
+                for await o in group { all.append(o) }
+                return all
+            }
+        }
+        var unencoded = 0
+        for _ in 0..<200 where unencoded < 10 {
+            try await Task.sleep(for: .milliseconds(10))
+            unencoded = try await sink.client.loop.submit { sink.client.active?.unencodedBatches ?? 0 }.get()
+        }
+        #expect(unencoded == 10)
+        try await server.resumeReading()
+        let all = await outcomes.value
+        #expect(all.count == 11 && all.allSatisfy { $0.1 == .delivered })
+        let received = try await server.onLoop { server.received }
+        let lines = try received.dropFirst().map { try decodeRecords($0)[0]["log"].map { String(decoding: $0, as: UTF8.self) } }
+        #expect(lines == (1...10).map { "batch \($0)" })
+        await sink.shutdown()
+        try await server.stop()
+    }
+
     @Test func shutdownFailsBatchesInFlight() async throws {
         let server = try await TestServer.start(.init(acks: .none))
         let sink = try ForwardSink(options: options([server.endpoint]), diagnostics: RecordingDiagnostics())

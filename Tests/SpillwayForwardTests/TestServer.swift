@@ -38,6 +38,8 @@ final class TestServer: @unchecked Sendable {
     var connections = 0
     var closedConnections = 0
     var pings: [[MsgPackValue]] = []
+    /// Accepted connections, so that a stalled server can start reading them.
+    var accepted: [any Channel] = []
 
     var port: Int { channel.localAddress!.port! }
     var endpoint: ForwardEndpoint { .tcp(host: "127.0.0.1", port: port) }
@@ -76,6 +78,14 @@ final class TestServer: @unchecked Sendable {
 
     func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws -> T {
         try await group.next().submit(body).get()
+    }
+
+    /// A stalled server starts reading what its connections were sent.
+    func resumeReading() async throws {
+        for channel in try await onLoop({ self.accepted }) {
+            try await channel.setOption(ChannelOptions.autoRead, value: true)
+            channel.read()
+        }
     }
 
     var messageCount: Int {
@@ -177,6 +187,7 @@ final class TestServerHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         server.connections += 1
+        server.accepted.append(context.channel)
         if server.behavior.sharedKey != nil {
             handshakeDone = false
             // Raw random bytes in a str, as Fluent Bit sends them (invalid UTF-8 on purpose).
