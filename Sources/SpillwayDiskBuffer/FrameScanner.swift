@@ -7,7 +7,7 @@ import SpillwaySystem
 /// a chunk lives as long as a record that slices it. A frame that fails its checks is skipped by
 /// trying every following byte offset until a frame verifies again.
 struct FrameScanner {
-    static let chunkSize = 1 << 20
+    static let chunkSize = 256 << 10
     /// No genuine frame has a position this high (2^56 records, over 2,000 years at a million a
     /// second); a checksummed frame that claims one is damage, so counts of positions fit an Int.
     static let positionBound: UInt64 = 1 << 56
