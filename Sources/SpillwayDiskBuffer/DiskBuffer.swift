@@ -97,7 +97,7 @@
 // Records appended while the reader is caught up (a healthy sink) are also kept in memory, up
 // to 4 MiB (`RecentRecords`), and read from there: the same bytes, without a pread and a second
 // CRC. A reader further behind, or after a restart, reads the disk: it walks segments from the
-// replay position with `FrameScanner`, in 1 MiB preads; lines slice those chunks, so memory is
+// replay position with `FrameScanner`, in 256 KiB preads; lines slice those chunks, so memory is
 // the batches in flight, not the backlog. A frame that fails its checks (length, checksum,
 // position) is skipped by trying each following byte offset until a frame verifies; the
 // positions it jumps over are the records lost. Positions missing between segments (a segment
@@ -164,8 +164,8 @@ public final class DiskBuffer: @unchecked Sendable {
     var scanNext: UInt64 = 0
     /// A step the scanner took that the last batch did not use (a record that did not fit).
     var stashed: FrameScanner.Step?
-    /// Records the last batch read held: the next one reserves room for as many.
-    var lastBatchCount = 0
+    /// Records the last full batch held: the next one reserves room for about as many.
+    var fullBatchCount = 0
     /// Records appended while the reader was caught up, read from memory.
     var recent = RecentRecords(budget: 4 << 20)
     /// The reader took records from `recent`: its place on disk is behind `scanNext`.
@@ -295,10 +295,10 @@ public final class DiskBuffer: @unchecked Sendable {
         let upToSettled = replaySkips.first.map { Int($0.lowerBound - scanNext) } ?? maxRecords
         var batch = BatchBuilder(
             maxRecords: min(maxRecords, upToSettled), maxBytes: maxBytes, bytesPerRecord: bytesPerRecord)
-        // Lines are usually alike: room for as many as the last batch held; the array grows past
-        // that if needed. Room for the byte limit alone (as if lines were empty) left two thirds of
-        // each array unused with 100-byte lines, 5 MB over the batches in flight.
-        batch.records.reserveCapacity(min(maxRecords, unreadCount, max(lastBatchCount, 64)))
+        // Lines are usually alike: room for about as many as the last full batch held; the array
+        // grows past that if needed. Room for the byte limit alone (as if lines were empty) left
+        // two thirds of each array unused with 100-byte lines, 5 MB over the batches in flight.
+        batch.records.reserveCapacity(min(maxRecords, unreadCount, max(fullBatchCount + fullBatchCount / 8, 64)))
         do {
             try fill(&batch)
             skipReplaySettled()
@@ -307,7 +307,9 @@ public final class DiskBuffer: @unchecked Sendable {
         } catch {
             throw .io(error)
         }
-        lastBatchCount = batch.records.count
+        // Full: at the record limit, or within an eighth of the byte limit (a short batch, a reader
+        // that caught up, says nothing about the lines).
+        if batch.isFull || batch.bytes >= maxBytes - maxBytes / 8 { fullBatchCount = batch.records.count }
         return batch.records.isEmpty ? nil : DiskBatch(records: batch.records, positions: start..<scanNext)
     }
 

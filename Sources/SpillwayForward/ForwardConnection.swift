@@ -195,16 +195,12 @@ final class ForwardConnection: @unchecked Sendable {
                 noteUnexpected("a message that is not an ack")
                 return
             }
-            guard var inFlight = pending.removeValue(forKey: ack) else {
+            guard pending[ack] != nil else {
                 noteUnexpected("an ack for an unknown chunk")
                 return
             }
             everAcked = true
-            inFlight.writeTimer?.cancel()
-            inFlight.ackTimer?.cancel()
-            inFlight.writeTimer = nil
-            inFlight.completion(.delivered)
-            closeIfDrained()
+            finish(ack, .delivered)
         case .connecting, .tlsHandshake, .closed:
             return
         }
@@ -285,10 +281,7 @@ final class ForwardConnection: @unchecked Sendable {
             do {
                 message = try client.encoder.encodeMessage(next.batch.records, chunk: next.chunk, allocator: channel.allocator)
             } catch {
-                guard var inFlight = pending.removeValue(forKey: next.key) else { continue }
-                inFlight.writeTimer?.cancel()
-                inFlight.ackTimer?.cancel()
-                inFlight.completion(.retryable(reason: "encoding a forward message failed: \(error)"))
+                finish(next.key, .retryable(reason: "encoding a forward message failed: \(error)"))
                 continue
             }
             let promise = loop.makePromise(of: Void.self)
@@ -305,17 +298,20 @@ final class ForwardConnection: @unchecked Sendable {
         }
     }
 
-    private func writeCompleted(key: [UInt8], requireAck: Bool) {
-        guard var inFlight = pending[key] else { return }
+    /// Completes the batch under `key` with `outcome` (its timers cancelled); a draining
+    /// connection closes once nothing is left.
+    private func finish(_ key: [UInt8], _ outcome: SendOutcome) {
+        guard let inFlight = pending.removeValue(forKey: key) else { return }
         inFlight.writeTimer?.cancel()
-        inFlight.writeTimer = nil
-        if requireAck {
-            pending[key] = inFlight
-        } else {
-            pending[key] = nil
-            inFlight.completion(.delivered)
-            closeIfDrained()
-        }
+        inFlight.ackTimer?.cancel()
+        inFlight.completion(outcome)
+        closeIfDrained()
+    }
+
+    private func writeCompleted(key: [UInt8], requireAck: Bool) {
+        guard requireAck else { return finish(key, .delivered) }
+        pending[key]?.writeTimer?.cancel()
+        pending[key]?.writeTimer = nil
     }
 
     private func ackTimedOut(_ timeout: Duration) {

@@ -278,17 +278,11 @@ struct SinkTests {
         // 16 MiB fill the loopback socket buffers of both ends; the batches after it wait as records.
         let big = [UInt8](repeating: 0x61, count: 1 << 20)
         let filler = (0..<16).map { _ in LogRecord(time: knownTime, stream: .stdout, line: big[...]) }
-        let outcomes = Task {
-            await withTaskGroup(of: (Int, SendOutcome).self) { group in
-                group.addTask { (0, await sink.send(filler, id: 0)) }
-                try? await Task.sleep(for: .milliseconds(200))  // the filler goes first
-                for i in 1...10 {
-                    group.addTask { (i, await sink.send([record("batch \(i)")], id: UInt64(i))) }
-                }
-                var all: [(Int, SendOutcome)] = []
-                for await o in group { all.append(o) }
-                return all
-            }
+        // Sent one after another from here: they reach the loop, and the connection, in this order.
+        let (outcomes, done) = AsyncStream.makeStream(of: SendOutcome.self)
+        let batches = [filler] + (1...10).map { [record("batch \($0)")] }
+        for (id, records) in batches.enumerated() {
+            sink.send(Batch(id: UInt64(id), records: records)) { done.yield($0) }
         }
         var unencoded = 0
         for _ in 0..<200 where unencoded < 10 {
@@ -297,8 +291,12 @@ struct SinkTests {
         }
         #expect(unencoded == 10)
         try await server.resumeReading()
-        let all = await outcomes.value
-        #expect(all.count == 11 && all.allSatisfy { $0.1 == .delivered })
+        var all: [SendOutcome] = []
+        for await outcome in outcomes {
+            all.append(outcome)
+            if all.count == 11 { break }
+        }
+        #expect(all == Array(repeating: .delivered, count: 11))
         let received = try await server.onLoop { server.received }
         let lines = try received.dropFirst().map { try decodeRecords($0)[0]["log"].map { String(decoding: $0, as: UTF8.self) } }
         #expect(lines == (1...10).map { "batch \($0)" })
