@@ -30,8 +30,7 @@ public final class DeliveryCore: @unchecked Sendable {
     /// shut down. A late answer counts (a line the destination got is delivered); `settle`
     /// counts the rest as undelivered.
     private var unresolved: [UInt64: Sent] = [:]
-    /// Records the readers produced that the store could not take yet, in order.
-    private var waiting = Deque<LogRecord>()
+    private var waiting = WaitingRecords()
     private var nextBatchID: UInt64 = 1
     private var backoff: Backoff
     private var random = SystemRandomNumberGenerator()
@@ -91,7 +90,8 @@ public final class DeliveryCore: @unchecked Sendable {
     @discardableResult
     public func accept(_ records: [LogRecord]) -> Bool {
         if waiting.isEmpty {
-            storeNow(records[...])
+            let taken = storeNow(records[...])
+            waiting.append(contentsOf: records[taken...])
         } else {
             waiting.append(contentsOf: records)
         }
@@ -99,21 +99,20 @@ public final class DeliveryCore: @unchecked Sendable {
         return waiting.isEmpty
     }
 
-    private func storeNow(_ records: ArraySlice<LogRecord>) {
-        guard !records.isEmpty else { return }
+    /// Stores what the store takes of `records`; returns how many it took.
+    private func storeNow(_ records: ArraySlice<LogRecord>) -> Int {
+        guard !records.isEmpty else { return 0 }
         let wasEmpty = store.isEmpty
         let taken = store.store(records) { stats.dropped($0) }
         if wasEmpty && !store.isEmpty { startFlushTimer() }
-        if taken < records.count { waiting.append(contentsOf: records[(records.startIndex + taken)...]) }
+        return taken
     }
 
     /// Moves records that waited for room into the store; tells paused readers to go on.
     private func refill() {
         guard !waiting.isEmpty else { return }
-        var pending: [LogRecord] = []  // moved out, not copied (no retain and release per record)
-        pending.reserveCapacity(waiting.count)
-        while let record = waiting.popFirst() { pending.append(record) }
-        storeNow(pending[...])
+        let taken = storeNow(waiting.pending)
+        waiting.removeFirst(taken)
         if waiting.isEmpty { onRoom?() }
     }
 
@@ -159,7 +158,7 @@ public final class DeliveryCore: @unchecked Sendable {
         guard drainCompletion != nil else { return }
         inputFinished = true
         abandoned = true
-        var lost = Array(waiting) + store.abandon()
+        var lost = Array(waiting.pending) + store.abandon()
         if !store.isDurable { lost += retries.flatMap(\.batch.records) }
         lost.forEach { stats.dropped($0, reason: .shutdownTimeout, reportable: false) }
         retries.removeAll()
@@ -231,8 +230,11 @@ public final class DeliveryCore: @unchecked Sendable {
     private var batchDue: Bool {
         if !reports.isEmpty { return true }
         guard !store.isEmpty else { return false }
-        // Readers waiting for room: a fuller batch would only stall the workload.
-        return flushDue || flushingAll || inputFinished || !waiting.isEmpty || store.batchDue(limits)
+        // Readers waiting for room with nothing in flight: a fuller batch would only stall the
+        // workload. With batches in flight, their answers make the room; until then the records
+        // gather into a fuller batch (a small one would only add a round trip per batch).
+        return flushDue || flushingAll || inputFinished || (!waiting.isEmpty && inFlight.isEmpty)
+            || store.batchDue(limits)
     }
 
     /// Losses the store found on its own (a disk store: damage, drop-oldest) are counted and

@@ -18,6 +18,8 @@ public final class MemoryStore: RecordStore {
     private var unsent = Deque<LogRecord>()
     /// Cost of every record not yet released.
     private var cost = 0
+    /// Of that, the records in flight (taken into a batch, not yet answered).
+    private var takenCost = 0
     private var taken = 0
     /// Unsent records measured as the sink counts a batch (bytes + its per-record charge).
     private var unsentBatchBytes = 0
@@ -72,7 +74,8 @@ public final class MemoryStore: RecordStore {
     }
 
     public func batchDue(_ limits: BatchLimits) -> Bool {
-        unsent.count >= limits.maxRecords || unsentBatchBytes >= limits.maxBytes || cost >= capacity / 2
+        // Batches in flight free nothing until answered: only what waits to be sent counts here.
+        unsent.count >= limits.maxRecords || unsentBatchBytes >= limits.maxBytes || cost - takenCost >= capacity / 2
     }
 
     public func takeBatch(_ limits: BatchLimits) -> (records: [LogRecord], receipt: StoreReceipt) {
@@ -93,11 +96,13 @@ public final class MemoryStore: RecordStore {
         let batchCost = lineBytes + count * LogRecord.overhead  // Σ bufferCost
         unsentBatchBytes -= lineBytes + count * bytesPerRecord
         taken += count
+        takenCost += batchCost
         return (records, StoreReceipt(cost: batchCost, positions: 0..<UInt64(count)))
     }
 
     public func release(_ receipt: StoreReceipt) {
         cost -= receipt.cost
+        takenCost -= receipt.cost
         taken -= receipt.positions.count
     }
 
@@ -105,6 +110,7 @@ public final class MemoryStore: RecordStore {
         defer {
             unsent.removeAll()
             cost = 0
+            takenCost = 0
             taken = 0
             unsentBatchBytes = 0
         }

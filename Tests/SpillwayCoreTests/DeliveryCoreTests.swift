@@ -115,6 +115,32 @@ private final class DurableStore: RecordStore {
         #expect(h.core.stats.droppedRecords == 0)
     }
 
+    @Test func withABatchInFlightWaitingRecordsGatherIntoAFullerBatch() {
+        let sink = ScriptedSink(automaticOutcome: nil)
+        sink.maxInFlight = 4
+        let unit = 1 + LogRecord.overhead
+        let h = Harness(policy: .block, capacity: 8 * unit, sink: sink)
+        var resumed = 0
+        h.core.onRoom = { resumed += 1 }
+        h.core.accept(records(["a"]))
+        h.scheduler.advance(by: .seconds(1))  // the flush interval sends a batch of one
+        h.core.accept(records(numbered(0..<7).map { String($0.last!) }))  // half the buffer unsent: due
+        #expect(sink.sent.map(\.records.count) == [1, 7])
+        #expect(!h.core.accept(records(["x", "y", "z"])))  // full: the readers pause
+        sink.answer(.delivered)  // one record's room: "x" is stored, but a batch is still in flight
+        h.scheduler.runPending()
+        #expect(sink.sent.count == 2)
+        #expect(resumed == 0)
+        sink.answer(.delivered)
+        h.scheduler.runPending()
+        #expect(resumed == 1)
+        h.scheduler.advance(by: .seconds(1))
+        #expect(sink.sent.map(\.records.count) == [1, 7, 3])
+        sink.answer(.delivered)
+        h.scheduler.runPending()
+        #expect(sink.deliveredLines == ["a", "0", "1", "2", "3", "4", "5", "6", "x", "y", "z"])
+    }
+
     @Test func nothingIsReleasedBeforeTheSinkAnswers() {
         let sink = ScriptedSink(automaticOutcome: nil)
         let h = Harness(policy: .block, capacity: 1 << 20, sink: sink)
